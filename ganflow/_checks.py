@@ -85,7 +85,9 @@ def check_scalar_output(name: str, value: Any) -> Any:
             "(average per-example values into one number)"
         )
     if not jnp.issubdtype(jnp.result_type(value), jnp.inexact):
-        raise ValueError(f"{name} must return a floating-point scalar, got {jnp.result_type(value)}")
+        raise ValueError(
+            f"{name} must return a floating-point scalar, got {jnp.result_type(value)}"
+        )
     return value
 
 

@@ -32,7 +32,9 @@ def tree_allclose(a, b, rtol=1e-10, atol=1e-12):
     lb, tb = jax.tree_util.tree_flatten(b)
     if ta != tb:
         return False
-    return all(np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol) for x, y in zip(la, lb))
+    return all(
+        np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol) for x, y in zip(la, lb)
+    )
 
 
 @pytest.fixture
@@ -42,7 +44,8 @@ def allclose():
 
 def flat(tree):
     """All leaves of a pytree as one float64 NumPy vector (ganflow's flat order)."""
-    return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in jax.tree_util.tree_leaves(tree)])
+    leaves = jax.tree_util.tree_leaves(tree)
+    return np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in leaves])
 
 
 __all__ = ["flat", "jnp", "tree_allclose"]

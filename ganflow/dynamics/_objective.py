@@ -52,7 +52,8 @@ def as_objective(phi: Callable[..., Any] | Objective) -> Objective:
     if callable(phi):
         return Objective.from_phi(phi)
     raise ValueError(
-        f"expected an objective Φ(theta, omega, *args) or a ganflow.Objective, got {type(phi).__name__}"
+        "expected an objective Φ(theta, omega, *args) or a ganflow.Objective, "
+        f"got {type(phi).__name__}"
     )
 
 
