@@ -1,0 +1,424 @@
+r"""The Cao–Guo SDEs and ensembles of their paths.
+
+$$dx = b(x)\,dt + σ(x)\,dW,\qquad σ = \sqrt{2β^{-1}}\,\mathrm{blockdiag}(Σ_θ, Σ_ω)^{1/2},\quad
+β = 2B/η$$
+(Cao–Guo §3): b = b0 for simultaneous updates (eq. 9, weak order 1, Theorem 2),
+b = b0 + η b1 for alternating updates (eq. 10, weak order 2, Theorem 1), and
+b = b0 − (η/2) J b0 for the second-order approximation of simultaneous updates (Remark 1,
+eq. 13). The SDEs are Itô SDEs.
+
+**Two ways to integrate an ensemble** (`sde_ensemble(..., method=...)`):
+
+- `"scan"` — ganflow's fast path: Euler–Maruyama as one `lax.scan` over the whole batch of
+  seeds, $x_{k+1} = x_k + b(x_k)Δt + σ(x_k)\sqrt{Δt}\,ξ_k$, with the step's noise for every seed
+  drawn in one fused counter-based computation (`_random.py`: $ξ_k$ depends on the seed's key
+  and k only). Used by default (`method="auto"`) whenever the solver is Euler–Maruyama.
+- `"diffrax"` — any diffrax SDE solver, vmapped over seeds: `diffrax.Euler` (Itô), additive-noise
+  solvers (`diffrax.SRA1`, `ShARK`, `Heun` — Stratonovich solvers, equal to Itô only when σ does
+  not depend on x, so they are refused for state-dependent noise), and adaptive steps with a
+  `VirtualBrownianTree` and a `PIDController` (e.g. `diffrax.HalfSolver(diffrax.Euler())` for
+  Itô noise, `diffrax.SPaRK()` or `Heun` for additive noise). Brownian paths:
+  `brownian="counter"` (fixed steps; the same increments as `"scan"`, so both paths agree to
+  rounding), `"unsafe"` (`diffrax.UnsafeBrownianPath`, fixed steps) or `"virtual"`
+  (`diffrax.VirtualBrownianTree`, any steps). The adjoint is `diffrax.ForwardMode()` (no
+  backpropagation through the solve).
+
+Either way the ensemble is vmapped (never a Python loop) over the seeds, each seed's path is a
+function of its own key, a blown-up seed gets status `nonfinite` without touching the others,
+and with more than one device the seed axis is sharded (see `_sharding.py`).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._checks import (
+    check_choice,
+    check_int_at_least,
+    check_positive,
+    check_same_structure,
+    check_state,
+)
+from ..dynamics import Objective, as_objective, modified_field, vector_field
+from ._diffusion import AbstractDiffusion, GradientNoise
+from ._ode import _check_times
+from ._random import STREAM_BROWNIAN, CounterBrownianPath, stream_key_data, tree_normals
+from ._sharding import pad_seeds, seed_mesh, shard_seeds
+from ._solution import NONFINITE, SUCCESS, SDESolution, _first_nonfinite, _status_from_result
+
+_tmap = jax.tree_util.tree_map
+
+
+class SDE(eqx.Module):
+    r"""An Itô SDE $dx = b(x, *args)\,dt + σ(t, x)\,dW$: a drift field `drift(x, *args)`
+    (b0, a stabilised field, a `gf.ModifiedField`, …) and an `AbstractDiffusion`.
+
+    ```python
+    sde = SDE(game.vector_field(population=True), ConstantDiffusion(0.1))
+    ```
+    """
+
+    drift: Callable[..., Any]
+    diffusion: AbstractDiffusion
+    args: tuple = ()
+
+    def __check_init__(self):
+        if not callable(self.drift) or isinstance(self.drift, Objective):
+            raise ValueError("drift must be a vector field b(x, *args); use gf.vector_field(phi)")
+        if not isinstance(self.diffusion, AbstractDiffusion):
+            raise ValueError(
+                "diffusion must be an AbstractDiffusion (ConstantDiffusion, GradientNoise, "
+                f"DiagonalDiffusion, MatrixFreeDiffusion); got {type(self.diffusion).__name__}"
+            )
+
+    def check(self, x: Any) -> None:
+        """Trace-time checks: drift and σ(x)·dW have the structure of x."""
+        check_state(x, "x0")
+        out = jax.eval_shape(lambda y: self.drift(y, *self.args), x)
+        check_same_structure("the drift's output", out, x)
+        self.diffusion.check(x)
+
+
+def _batch_mean_objective(example: Objective) -> Objective:
+    def mean(fn):
+        def batch_fn(theta, omega, batch):
+            return jnp.mean(jax.vmap(lambda e: fn(theta, omega, e))(batch))
+
+        return batch_fn
+
+    return Objective(mean(example.generator), mean(example.discriminator), example.zero_sum)
+
+
+def cao_guo_sde(
+    game: Any,
+    eta: float,
+    batch_size: int,
+    *,
+    data: Any = None,
+    key: Any = None,
+    num_examples: int | None = None,
+    drift: str | Callable[..., Any] = "simultaneous",
+    population: bool = False,
+    fresh: bool = False,
+) -> SDE:
+    r"""The SDE approximating minibatch GDA with learning rate η and batch size B (Cao–Guo §3):
+
+    - `drift="simultaneous"`: b0 (eq. 9); `"alternating"`: b0 + η b1 (eq. 10);
+      `"modified"`: b0 − (η/2) J b0 (Remark 1, eq. 13); or a field `b(x, data)`
+      (`b(x)` when `population=True`);
+    - diffusion `GradientNoise`: $\sqrt{η/B}\,\mathrm{blockdiag}(Σ_θ, Σ_ω)^{1/2}$ from the
+      per-example factor over the data set.
+
+    `game` is an `AbstractGame` or a per-example objective `(θ, ω, example) ↦ value` (an
+    `Objective` when not zero-sum). The data set $\mathcal D$ is `data` (leading example axis
+    n) or `game.sample(key, num_examples)`. The drift's full gradient is the mean over
+    $\mathcal D$ (Cao–Guo eq. 3), or the game's exact population field with
+    `population=True`. `fresh=True` re-draws the n examples behind Σ̂ at every evaluation
+    (see `GradientNoise`).
+    """
+    eta = check_positive("eta", eta)
+    batch_size = check_int_at_least("batch_size B", batch_size, 1)
+    is_game = hasattr(game, "example_objective") and hasattr(game, "sample")
+    example = game.example_objective if is_game else as_objective(game)
+    if data is None:
+        if not is_game or key is None or num_examples is None:
+            raise ValueError("pass data (a batch of examples), or a game with key and num_examples")
+        data = game.sample(key, check_int_at_least("num_examples", num_examples, 2))
+    if population:
+        if not is_game or game.population() is None:
+            raise ValueError("population=True needs a game with an exact population objective")
+        b0, args = game.vector_field(population=True), ()
+    else:
+        b0, args = vector_field(_batch_mean_objective(example)), (data,)
+    if callable(drift):
+        field = drift
+    else:
+        check_choice("drift", drift, ("simultaneous", "alternating", "modified"))
+        field = {
+            "simultaneous": lambda: b0,
+            "alternating": lambda: modified_field(b0, eta, "alternating"),
+            "modified": lambda: modified_field(b0, eta, "simultaneous"),
+        }[drift]()
+    sampler = None
+    if fresh:
+        if not is_game or key is None:
+            raise ValueError("fresh=True needs a game (its sampler) and a key")
+        sampler = game.sample
+    noise = GradientNoise(example, data, eta, batch_size, sampler=sampler, key=key)
+    return SDE(field, noise, args)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _time_grid(t0: Any, t1: Any, dt: Any, save_every: int | None) -> tuple[int, int]:
+    _check_times(t0, t1)
+    check_positive("dt", dt)
+    steps_f = (float(t1) - float(t0)) / float(dt)
+    n_steps = int(round(steps_f))
+    if n_steps < 1 or abs(steps_f - n_steps) > 1e-6 * max(1.0, steps_f):
+        raise ValueError(f"(t1 - t0) / dt must be a positive integer, got {steps_f!r}")
+    save_every = n_steps if save_every is None else check_int_at_least("save_every", save_every, 1)
+    if n_steps % save_every:
+        raise ValueError(f"save_every={save_every} must divide the number of steps {n_steps}")
+    return n_steps, save_every
+
+
+def _check_keys(keys: Any) -> Any:
+    keys = jnp.asarray(keys) if not hasattr(keys, "dtype") else keys
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        if keys.ndim != 1:
+            raise ValueError(f"keys must be a 1-D array of keys (one per seed), got {keys.shape}")
+        return keys
+    if keys.dtype == jnp.uint32 and keys.ndim == 2 and keys.shape[1] == 2:
+        return jax.random.wrap_key_data(keys)
+    raise ValueError(
+        "keys must be a 1-D array of typed keys, e.g. jax.random.split(jax.random.key(0), n)"
+    )
+
+
+def _check_x0(x0: Any, num_seeds: int, batched: bool) -> None:
+    if not batched:
+        check_state(x0, "x0")
+        return
+    check_state(x0, "x0")
+    for a in jax.tree_util.tree_leaves(x0):
+        if jnp.ndim(a) == 0 or jnp.shape(a)[0] != num_seeds:
+            raise ValueError(
+                f"batched_x0=True needs a leading seed axis of size {num_seeds} on every leaf; "
+                f"got a leaf of shape {jnp.shape(a)}"
+            )
+
+
+def _one_x0(x0: Any, batched: bool) -> Any:
+    return _tmap(lambda a: a[0], x0) if batched else x0
+
+
+def _solver_levy(solver: Any) -> type:
+    inner = getattr(solver, "solver", solver)
+    levy = getattr(inner, "minimal_levy_area", diffrax.BrownianIncrement)
+    if issubclass(levy, diffrax.AbstractSpaceTimeTimeLevyArea):
+        return diffrax.SpaceTimeTimeLevyArea
+    if issubclass(levy, diffrax.AbstractSpaceTimeLevyArea):
+        return diffrax.SpaceTimeLevyArea
+    return diffrax.BrownianIncrement
+
+
+def _check_solver(solver: Any, diffusion: AbstractDiffusion) -> None:
+    inner = getattr(solver, "solver", solver)
+    if isinstance(inner, diffrax.AbstractStratonovichSolver) and not diffusion.additive:
+        raise ValueError(
+            f"{type(inner).__name__} converges to the Stratonovich solution; the Cao–Guo SDEs "
+            "are Itô and this diffusion depends on x. Use diffrax.Euler() (Euler–Maruyama), or "
+            "diffrax.HalfSolver(diffrax.Euler()) with brownian='virtual' for adaptive steps."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast path
+
+
+@eqx.filter_jit
+def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
+    num = keys.shape[0]
+    x_one = _one_x0(x0, batched)
+    structure = sde.diffusion.noise_structure(x_one)
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(x_one))
+    xs0 = x0 if batched else _tmap(lambda a: jnp.broadcast_to(a, (num,) + jnp.shape(a)), x0)
+    key_data = jax.vmap(lambda k: stream_key_data(k, STREAM_BROWNIAN))(keys)
+    dt = jnp.asarray(dt, dtype)
+    t0 = jnp.asarray(t0, dtype)
+    sqdt = jnp.sqrt(dt)
+    drift = jax.vmap(lambda x: sde.drift(x, *sde.args))
+    diffuse = jax.vmap(lambda x, w, t: sde.diffusion.apply(t, x, w), in_axes=(0, 0, None))
+    noise = jax.vmap(lambda kd, k: tree_normals(kd, k, structure), in_axes=(0, None))
+
+    def step(xs, k):
+        t = t0 + k.astype(dtype) * dt
+        dw = _tmap(lambda z: z * sqdt, noise(key_data, k))
+        b = drift(xs)
+        s = diffuse(xs, dw, t)
+        return _tmap(lambda x, bb, ss: x + dt * bb + ss, xs, b, s), None
+
+    def block(xs, i):
+        ks = i * save_every + jnp.arange(save_every, dtype=jnp.int32)
+        xs, _ = jax.lax.scan(step, xs, ks)
+        return xs, xs
+
+    _, saved = jax.lax.scan(block, xs0, jnp.arange(n_saves, dtype=jnp.int32))
+    xs = _tmap(
+        lambda a, s: jnp.concatenate([a[:, None], jnp.swapaxes(s, 0, 1)], axis=1), xs0, saved
+    )
+    ts = t0 + dt * save_every * jnp.arange(n_saves + 1, dtype=dtype)
+    return ts, xs
+
+
+# ---------------------------------------------------------------------------------------------
+# the diffrax path
+
+
+@eqx.filter_jit
+def _diffrax_ensemble(sde, x0, keys, t0, t1, dt, ts, solver, brownian, controller, max_steps,
+                      batched, brownian_tol):
+    levy = _solver_levy(solver)
+
+    def one(key, x):
+        structure = sde.diffusion.noise_structure(x)
+        if brownian == "counter":
+            path = CounterBrownianPath(structure, key, t0, dt, levy_area=levy)
+        elif brownian == "unsafe":
+            path = diffrax.UnsafeBrownianPath(structure, jax.random.fold_in(key, STREAM_BROWNIAN),
+                                              levy_area=levy)
+        else:
+            path = diffrax.VirtualBrownianTree(
+                t0, t1, brownian_tol, structure, jax.random.fold_in(key, STREAM_BROWNIAN),
+                levy_area=levy,
+            )
+        terms = diffrax.MultiTerm(
+            diffrax.ODETerm(lambda t, y, a: sde.drift(y, *sde.args)),
+            diffrax.ControlTerm(lambda t, y, a: sde.diffusion.operator(t, y), path),
+        )
+        sol = diffrax.diffeqsolve(
+            terms, solver, t0, t1, dt, x, saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=controller, adjoint=diffrax.ForwardMode(),
+            max_steps=max_steps, throw=False,
+        )
+        return sol.ys, sol.result
+
+    return jax.vmap(one, in_axes=(0, 0 if batched else None))(keys, x0)
+
+
+# ---------------------------------------------------------------------------------------------
+# public entry points
+
+
+def sde_ensemble(
+    sde: SDE,
+    x0: Any,
+    t0: float,
+    t1: float,
+    *,
+    dt: float,
+    keys: Any,
+    save_every: int | None = None,
+    solver: diffrax.AbstractSolver | None = None,
+    method: str = "auto",
+    brownian: str = "counter",
+    rtol: float = 1e-3,
+    atol: float = 1e-3,
+    brownian_tol: float | None = None,
+    max_steps: int | None = None,
+    batched_x0: bool = False,
+    shard: bool | None = None,
+    throw: bool = False,
+) -> SDESolution:
+    r"""An ensemble of paths of `sde`, one per key, from x0 at t0 to t1 on the grid of step dt.
+
+    - `keys`: a 1-D array of typed keys (`jax.random.split(key, seeds)`); seed s's path is a
+      function of `keys[s]` alone (the same inside any ensemble, alone, or sharded);
+    - `x0`: one state for all seeds, or with `batched_x0=True` a leading seed axis;
+    - `save_every`: save every this many steps (must divide (t1 − t0)/dt; default: t0 and t1);
+    - `solver`: default Euler–Maruyama; `method="auto"` runs it on ganflow's `lax.scan` fast
+      path, other solvers (or `method="diffrax"`) go through diffrax (see the module doc); an
+      adaptive solver uses `PIDController(rtol, atol)` from the first step dt and
+      `brownian="virtual"` (tolerance `brownian_tol`, default dt/8);
+    - `shard`: shard the seeds over all devices (default: when more than one is present);
+    - `throw=False`: a blown-up seed is reported in `status` ("nonfinite"); `throw=True`
+      raises if any seed failed.
+
+    Returns an `SDESolution` with `xs` leaves of shape (seeds, T, ...).
+    """
+    if not isinstance(sde, SDE):
+        raise ValueError(f"sde must be a ganflow SDE (see cao_guo_sde), got {type(sde).__name__}")
+    n_steps, save_every = _time_grid(t0, t1, dt, save_every)
+    keys = _check_keys(keys)
+    num = keys.shape[0]
+    _check_x0(x0, num, batched_x0)
+    sde.check(_one_x0(x0, batched_x0))
+    check_choice("method", method, ("auto", "scan", "diffrax"))
+    check_choice("brownian", brownian, ("counter", "unsafe", "virtual"))
+    solver = diffrax.Euler() if solver is None else solver
+    if not isinstance(solver, diffrax.AbstractSolver):
+        raise ValueError(f"solver must be a diffrax solver, got {type(solver).__name__}")
+    _check_solver(solver, sde.diffusion)
+    is_euler = type(solver) is diffrax.Euler
+    if method == "auto":
+        method = "scan" if is_euler and brownian == "counter" else "diffrax"
+    if method == "scan" and not (is_euler and brownian == "counter"):
+        raise ValueError("method='scan' is Euler–Maruyama with ganflow's counter-based noise only")
+
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
+    devices = jax.devices()
+    shard = len(devices) > 1 if shard is None else bool(shard)
+    pad = pad_seeds(num, len(devices)) if shard else 0
+    if pad:
+        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
+        if batched_x0:
+            x0 = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), x0)
+    if shard:
+        mesh = seed_mesh(devices)
+        keys = shard_seeds(keys, mesh)
+        if batched_x0:
+            x0 = shard_seeds(x0, mesh)
+
+    n_saves = n_steps // save_every
+    if method == "scan":
+        ts, xs = _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched_x0)
+        result = None
+        status = jnp.full((num + pad,), SUCCESS, jnp.int32)
+    else:
+        adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
+            solver, diffrax.Euler
+        )
+        if adaptive and brownian != "virtual":
+            raise ValueError(f"adaptive {type(solver).__name__} needs brownian='virtual'")
+        if adaptive:
+            controller = diffrax.PIDController(rtol=check_positive("rtol", rtol),
+                                               atol=check_positive("atol", atol))
+            max_steps = 16**4 if max_steps is None else max_steps
+        else:
+            controller = diffrax.ConstantStepSize()
+            max_steps = n_steps + 1 if max_steps is None else max_steps
+        check_int_at_least("max_steps", max_steps, 1)
+        tol = dt / 8 if brownian_tol is None else check_positive("brownian_tol", brownian_tol)
+        ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
+            n_saves + 1, dtype=dtype
+        )
+        ts = ts.at[-1].set(jnp.asarray(t1, dtype))
+        xs, result = _diffrax_ensemble(
+            sde, x0, keys, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), jnp.asarray(dt, dtype),
+            ts, solver, brownian, controller, max_steps, batched_x0, jnp.asarray(tol, dtype),
+        )
+        status = _status_from_result(result)
+    bad, t_bad = _first_nonfinite(ts, xs, 1)
+    status = jnp.where(bad & (status == SUCCESS), NONFINITE, status)
+    if pad:
+        xs = _tmap(lambda a: a[:num], xs)
+        status, t_bad = status[:num], t_bad[:num]
+        result = None if result is None else jax.tree_util.tree_map(lambda a: a[:num], result)
+    if throw:
+        status = eqx.error_if(status, jnp.any(status != SUCCESS),
+                              "an ensemble member failed (status != success)")
+    return SDESolution(ts, xs, status, t_bad, result, method)
+
+
+def solve_sde(sde: SDE, x0: Any, t0: float, t1: float, *, dt: float, key: Any,
+              **kwargs: Any) -> SDESolution:
+    """One path of `sde` (an ensemble of one, no seed axis in the result); `kwargs` as for
+    `sde_ensemble`. The path equals the ensemble member with the same key."""
+    key = jnp.asarray(key) if not hasattr(key, "dtype") else key
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        keys = key[None]
+    else:
+        keys = jnp.asarray(key)[None]
+    kwargs.setdefault("shard", False)
+    sol = sde_ensemble(sde, x0, t0, t1, dt=dt, keys=keys, **kwargs)
+    strip = lambda a: a[0]  # noqa: E731
+    result = None if sol.result is None else jax.tree_util.tree_map(strip, sol.result)
+    return SDESolution(sol.ts, _tmap(strip, sol.xs), sol.status[0], sol.t_nonfinite[0], result,
+                       sol.method)
