@@ -23,7 +23,16 @@ from ._run import (
     run as run,
 )
 from ._run import (
+    run_grid as run_grid,
+)
+from ._run import (
     run_one as run_one,
+)
+from ._run import (
+    spectral_radius as spectral_radius,
+)
+from ._run import (
+    update_jacobian as update_jacobian,
 )
 from ._schemes import (
     EMA as EMA,

@@ -10,6 +10,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
@@ -229,6 +230,109 @@ def _run_jit(scheme, x0s, keys, num_steps, save_every, x_star, tol, blowup, thro
     ts = jnp.arange(num_steps // every + 1) * every
     return RunSolution(
         ts=ts,
+        xs=xs,
+        x_final=state.x,
+        distances=ds,
+        final_distance=fd,
+        status=status,
+        diverged_step=div_step,
+        converged_step=conv_step,
+        state=state,
+    )
+
+
+def _float_leaves_state(state: TrainState) -> tuple[Any, Any]:
+    """(dynamic part, rebuild): the inexact leaves of (x, extra, opt_state) that evolve."""
+    dyn, static = eqx.partition((state.x, state.extra, state.opt_state), eqx.is_inexact_array)
+    return dyn, static
+
+
+def update_jacobian(
+    scheme: AbstractScheme, x: Any, data: Any = (), *, step: int = 1
+) -> Float[Array, "n n"]:
+    r"""The dense Jacobian $F'$ of one step of `scheme` at the state x (small games only),
+    `jax.jacfwd` of the actual update map. The map acts on everything that evolves: x and the
+    scheme's memory (OGDA's previous direction, momentum of an optimiser), in the flat order of
+    `ravel_pytree` — x first. The state is `scheme.init(x)` with its step counter set to `step`
+    (default 1: past OGDA's plain first step). At a fixed point x*, local convergence holds
+    when $ρ(F'(x^*)) < 1$ (Mescheder 2017; MATH.md "Discrete training").
+    """
+    return _update_jacobian_jit(scheme, tuple(check_state(x)), data, step)
+
+
+@eqx.filter_jit
+def _update_jacobian_jit(scheme, x, data, step):
+    state = scheme.init(x)
+    state = eqx.tree_at(lambda s: s.step, state, jnp.asarray(step, dtype=jnp.int32))
+    dyn, static = _float_leaves_state(state)
+    flat, unravel = jax.flatten_util.ravel_pytree(dyn)
+
+    def fmap(v):
+        xs, extra, opt_state = eqx.combine(unravel(v), static)
+        s = TrainState(x=xs, opt_state=opt_state, step=state.step, extra=extra, stats=state.stats)
+        new = scheme.step(s, data)
+        return jax.flatten_util.ravel_pytree(_float_leaves_state(new)[0])[0]
+
+    return jax.jacfwd(fmap)(flat)
+
+
+def spectral_radius(matrix: Float[Array, "n n"]) -> Float[Array, ""]:
+    """max |eigenvalue| (NumPy, host side)."""
+    return jnp.asarray(np.max(np.abs(np.linalg.eigvals(np.asarray(matrix)))))
+
+
+def run_grid(
+    make_scheme: Any,
+    etas: Float[Array, " E"],
+    x0s: Any,
+    num_steps: int,
+    key: PRNGKeyArray | None = None,
+    *,
+    save_every: int | None = None,
+    x_star: Any = None,
+    tol: float = 1e-8,
+    blowup: float = 1e6,
+) -> RunSolution:
+    """`run` over a grid of learning rates × seeds in one compilation: `make_scheme(eta)` builds
+    the scheme for one (traced) learning rate; the result has leading axes (E, S)."""
+    num_steps = check_int_at_least("num_steps", num_steps, 1)
+    if save_every is not None and num_steps % check_int_at_least("save_every", save_every, 1):
+        raise ValueError(f"save_every={save_every} must divide num_steps={num_steps}")
+    etas = jnp.asarray(etas)
+    if etas.ndim != 1:
+        raise ValueError(f"etas must be a 1-D array of learning rates, got shape {etas.shape}")
+    check_positive("etas", np.asarray(etas))
+    check_state(x0s, "x0s")
+    if x_star is not None:
+        x_star = tuple(check_state(x_star, "x_star"))
+    (num_seeds,) = {jnp.shape(a)[0] for a in jax.tree_util.tree_leaves(x0s)}
+    keys = jax.random.split(key, num_seeds) if key is not None else None
+    return _grid_jit(
+        make_scheme, etas, tuple(x0s), keys, num_steps, save_every, x_star, tol, blowup
+    )
+
+
+@eqx.filter_jit
+def _grid_jit(make_scheme, etas, x0s, keys, num_steps, save_every, x_star, tol, blowup):
+    def one(eta, x0, k):
+        return run_one(
+            make_scheme(eta),
+            x0,
+            num_steps,
+            k,
+            save_every=save_every,
+            x_star=x_star,
+            tol=tol,
+            blowup=blowup,
+        )
+
+    k_axis = 0 if keys is not None else None
+    per_seed = jax.vmap(one, in_axes=(None, 0, k_axis))
+    out = jax.vmap(per_seed, in_axes=(0, None, None))(etas, x0s, keys)
+    state, xs, ds, fd, status, div_step, conv_step = out
+    every = num_steps if save_every is None else save_every
+    return RunSolution(
+        ts=jnp.arange(num_steps // every + 1) * every,
         xs=xs,
         x_final=state.x,
         distances=ds,
