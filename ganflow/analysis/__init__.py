@@ -1,5 +1,10 @@
 """Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds."""
 
+from ._nk import NKBounds as NKBounds
+from ._nk import NKMatrices as NKMatrices
+from ._nk import nk_matrices as nk_matrices
+from ._nk import nk_rate_bounds as nk_rate_bounds
+from ._nk import nk_regularised_rate_bounds as nk_regularised_rate_bounds
 from ._spectra import Spectrum as Spectrum
 from ._spectra import jacobian_operator as jacobian_operator
 from ._spectra import jacobian_spectral_radius as jacobian_spectral_radius

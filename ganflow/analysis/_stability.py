@@ -19,7 +19,7 @@ from jaxtyping import Array, Bool, Complex, Float
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from ..dynamics import as_objective, hvp_omega, hvp_theta, jacobian, vector_field
-from ._spectra import as_field, operator_top_eigenvalues, sort_eigenvalues
+from ._spectra import as_field, dense_jacobian, operator_top_eigenvalues, sort_eigenvalues
 
 _tmap = jax.tree_util.tree_map
 
@@ -27,7 +27,7 @@ _tmap = jax.tree_util.tree_map
 def eigenvalues(b: Any, x: Any, *args: Any) -> Complex[Array, " d"]:
     r"""All eigenvalues of the dense Jacobian $J(x) = ∂b/∂x$ (small games), sorted by decreasing
     real part. `b` is any field `b(x, *args)` (an `Objective` means its b0)."""
-    jac = jacobian(as_field(b), x, *args)
+    jac = dense_jacobian(as_field(b), x, *args)
     return jnp.asarray(sort_eigenvalues(np.linalg.eigvals(np.asarray(jac)), "LR"))
 
 
