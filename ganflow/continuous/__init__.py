@@ -16,6 +16,7 @@ from ._diffusion import (
 from ._diffusion import (
     MatrixFreeDiffusion as MatrixFreeDiffusion,
 )
+from ._discrete import sga_ensemble as sga_ensemble
 from ._ode import gradient_flow as gradient_flow
 from ._ode import solve_ode as solve_ode
 from ._random import (

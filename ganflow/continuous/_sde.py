@@ -293,6 +293,39 @@ def _diffrax_ensemble(sde, x0, keys, t0, t1, dt, ts, solver, brownian, controlle
     return jax.vmap(one, in_axes=(0, 0 if batched else None))(keys, x0)
 
 
+def _prepare_seeds(keys: Any, x0: Any, batched: bool, shard: bool | None) -> tuple[Any, Any, int]:
+    """Pads the seeds to a multiple of the device count and shards them (and a batched x0)
+    over all devices when `shard` (default: more than one device)."""
+    devices = jax.devices()
+    shard = len(devices) > 1 if shard is None else bool(shard)
+    num = keys.shape[0]
+    pad = pad_seeds(num, len(devices)) if shard else 0
+    if pad:
+        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
+        if batched:
+            x0 = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), x0)
+    if shard:
+        mesh = seed_mesh(devices)
+        keys = shard_seeds(keys, mesh)
+        if batched:
+            x0 = shard_seeds(x0, mesh)
+    return keys, x0, pad
+
+
+def _finish(ts, xs, status, result, num, pad, throw, method) -> SDESolution:
+    bad, t_bad = _first_nonfinite(ts, xs, 1)
+    status = jnp.where(bad & (status == SUCCESS), NONFINITE, status)
+    if pad:
+        xs = _tmap(lambda a: a[:num], xs)
+        status, t_bad = status[:num], t_bad[:num]
+        result = None if result is None else _tmap(lambda a: a[:num], result)
+    if throw:
+        status = eqx.error_if(
+            status, jnp.any(status != SUCCESS), "an ensemble member failed (status != success)"
+        )
+    return SDESolution(ts, xs, status, t_bad, result, method)
+
+
 # ---------------------------------------------------------------------------------------------
 # public entry points
 
@@ -353,18 +386,7 @@ def sde_ensemble(
         raise ValueError("method='scan' is Euler–Maruyama with ganflow's counter-based noise only")
 
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
-    devices = jax.devices()
-    shard = len(devices) > 1 if shard is None else bool(shard)
-    pad = pad_seeds(num, len(devices)) if shard else 0
-    if pad:
-        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
-        if batched_x0:
-            x0 = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), x0)
-    if shard:
-        mesh = seed_mesh(devices)
-        keys = shard_seeds(keys, mesh)
-        if batched_x0:
-            x0 = shard_seeds(x0, mesh)
+    keys, x0, pad = _prepare_seeds(keys, x0, batched_x0, shard)
 
     n_saves = n_steps // save_every
     if method == "scan":
@@ -395,16 +417,7 @@ def sde_ensemble(
             ts, solver, brownian, controller, max_steps, batched_x0, jnp.asarray(tol, dtype),
         )
         status = _status_from_result(result)
-    bad, t_bad = _first_nonfinite(ts, xs, 1)
-    status = jnp.where(bad & (status == SUCCESS), NONFINITE, status)
-    if pad:
-        xs = _tmap(lambda a: a[:num], xs)
-        status, t_bad = status[:num], t_bad[:num]
-        result = None if result is None else jax.tree_util.tree_map(lambda a: a[:num], result)
-    if throw:
-        status = eqx.error_if(status, jnp.any(status != SUCCESS),
-                              "an ensemble member failed (status != success)")
-    return SDESolution(ts, xs, status, t_bad, result, method)
+    return _finish(ts, xs, status, result, num, pad, throw, method)
 
 
 def solve_sde(sde: SDE, x0: Any, t0: float, t1: float, *, dt: float, key: Any,

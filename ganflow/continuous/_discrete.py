@@ -1,0 +1,193 @@
+r"""The discrete stochastic schemes that the Cao–Guo SDEs approximate (Cao–Guo §2), as
+ensembles over seeds with the SDEs' seed machinery.
+
+With $b^{\mathcal B}(x) = (-g_θ^{\mathcal B}, g_ω^{\mathcal B})$ the field b0 on a minibatch
+$\mathcal B$ of B examples (Cao–Guo eq. 4):
+
+- `scheme="simultaneous"` (eq. 7): $x_{k+1} = x_k + η\, b^{\mathcal B_k}(x_k)$;
+- `scheme="alternating"` (eq. 6), discriminator first, independent batches
+  $\bar{\mathcal B}_k, \mathcal B_k$ for the two players:
+  $ω_{k+1} = ω_k + η\, b^{\mathcal B_k}_ω(θ_k, ω_k)$,
+  $θ_{k+1} = θ_k + η\, b^{\bar{\mathcal B}_k}_θ(θ_k, ω_{k+1})$
+  (`independent_batches=False` uses one batch for both: eq. 5).
+
+Plain SGD steps of size η for both players, exactly as in the paper: no momentum, no optax
+(the optax-based training schemes live in `ganflow.training`). The signs come from b0 only.
+Step k sits at time $kη$ (η is the time between updates, Cao–Guo §2). Minibatches are drawn
+i.i.d. with replacement from a finite data set $\mathcal D$ (`data`), as in Cao–Guo §2, or
+from the game's sampler; `batch_size=None` is the full-batch (deterministic) scheme.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._checks import check_choice, check_int_at_least, check_positive, check_state
+from ..dynamics import as_objective, vector_field
+from ._random import STREAM_BATCH
+from ._sde import (
+    _batch_mean_objective,
+    _check_keys,
+    _check_x0,
+    _finish,
+    _one_x0,
+    _prepare_seeds,
+)
+from ._solution import SUCCESS, SDESolution
+
+_tmap = jax.tree_util.tree_map
+
+
+class _Draw(eqx.Module):
+    """Draws one minibatch: B indices with replacement from `data`, or `game.sample`, or the
+    full batch (`batch_size=None`)."""
+
+    data: Any
+    game: Any
+    batch_size: int | None = eqx.field(static=True)
+
+    def __call__(self, key):
+        if self.data is not None:
+            if self.batch_size is None:
+                return self.data
+            n = jnp.shape(jax.tree_util.tree_leaves(self.data)[0])[0]
+            idx = jax.random.randint(key, (self.batch_size,), 0, n)
+            return _tmap(lambda a: a[idx], self.data)
+        if self.batch_size is None:
+            return None
+        return self.game.sample(key, self.batch_size)
+
+
+class _IgnoreBatch(eqx.Module):
+    field: Callable[..., Any]
+
+    def __call__(self, x, batch):
+        return self.field(x)
+
+
+def _axpy(a, x, y):
+    return _tmap(lambda xi, yi: yi + a * xi, x, y)
+
+
+@eqx.filter_jit
+def _run(field, draw, x0, keys, eta, num_saves, save_every, scheme, independent, batched):
+    num = keys.shape[0]
+    xs0 = x0 if batched else _tmap(lambda a: jnp.broadcast_to(a, (num,) + jnp.shape(a)), x0)
+    base = jax.vmap(lambda k: jax.random.fold_in(k, STREAM_BATCH))(keys)
+
+    def one_step(x, key, k):
+        kk = jax.random.fold_in(key, k)
+        k_omega, k_theta = jax.random.split(kk)
+        batch = draw(k_omega)
+        if scheme == "simultaneous":
+            return _axpy(eta, field(x, batch), x)
+        theta, omega = x
+        omega = _axpy(eta, field(x, batch)[1], omega)
+        batch_theta = draw(k_theta) if independent else batch
+        theta = _axpy(eta, field((theta, omega), batch_theta)[0], theta)
+        return theta, omega
+
+    step_all = jax.vmap(one_step, in_axes=(0, 0, None))
+
+    def step(xs, k):
+        return step_all(xs, base, k), None
+
+    def block(xs, i):
+        ks = i * save_every + jnp.arange(save_every, dtype=jnp.int32)
+        xs, _ = jax.lax.scan(step, xs, ks)
+        return xs, xs
+
+    _, saved = jax.lax.scan(block, xs0, jnp.arange(num_saves, dtype=jnp.int32))
+    return _tmap(
+        lambda a, s: jnp.concatenate([a[:, None], jnp.swapaxes(s, 0, 1)], axis=1), xs0, saved
+    )
+
+
+def sga_ensemble(
+    game: Any,
+    x0: Any,
+    eta: float,
+    batch_size: int | None,
+    num_steps: int,
+    keys: Any,
+    *,
+    scheme: str = "simultaneous",
+    data: Any = None,
+    field: Callable[..., Any] | None = None,
+    independent_batches: bool = True,
+    save_every: int | None = None,
+    batched_x0: bool = False,
+    shard: bool | None = None,
+    throw: bool = False,
+) -> SDESolution:
+    r"""Minibatch stochastic gradient descent–ascent (Cao–Guo eqs. 5–7), one run per key.
+
+    - `game`: an `AbstractGame`, or a per-example objective `(θ, ω, example) ↦ value` (then
+      `data` is required);
+    - `eta`: the learning rate η (both players); `batch_size`: B, or `None` for full batch;
+    - `data`: a finite data set $\mathcal D$ (leading example axis n): batches are B indices
+      drawn uniformly with replacement; without it, `game.sample(key, B)` (full batch then
+      means the game's exact population field);
+    - `field`: the minibatch field `b(x, batch)` to follow (default b0 of the batch-mean
+      objective; pass a stabilised minibatch field to train with it);
+    - `scheme`: `"simultaneous"` (eq. 7) or `"alternating"` (eq. 6; eq. 5 with
+      `independent_batches=False`);
+    - `save_every`: save every this many steps (must divide `num_steps`; default: first and
+      last).
+
+    Returns an `SDESolution` with `ts = η · step` and leaves (seeds, T, ...); a diverging seed
+    is reported as `nonfinite` in `status`. Seed s depends on `keys[s]` only.
+    """
+    eta = check_positive("eta", eta)
+    num_steps = check_int_at_least("num_steps", num_steps, 1)
+    check_choice("scheme", scheme, ("simultaneous", "alternating"))
+    if save_every is None:
+        save_every = num_steps
+    save_every = check_int_at_least("save_every", save_every, 1)
+    if num_steps % save_every:
+        raise ValueError(f"save_every={save_every} must divide num_steps={num_steps}")
+    if batch_size is not None:
+        batch_size = check_int_at_least("batch_size B", batch_size, 1)
+    keys = _check_keys(keys)
+    num = keys.shape[0]
+    _check_x0(x0, num, batched_x0)
+    check_state(_one_x0(x0, batched_x0), "x0")
+    is_game = hasattr(game, "example_objective") and hasattr(game, "sample")
+
+    if data is not None:
+        leaves = jax.tree_util.tree_leaves(data)
+        if not leaves or any(jnp.ndim(a) == 0 for a in leaves):
+            raise ValueError("data must be a pytree of arrays with a leading example axis")
+        draw = _Draw(data, None, batch_size)
+    elif is_game:
+        if batch_size is None:
+            if game.population() is None:
+                raise ValueError(
+                    "full batch (batch_size=None) without data needs a population game"
+                )
+            if field is not None:
+                raise ValueError("a custom field with batch_size=None needs data")
+            field = _IgnoreBatch(game.vector_field(population=True))
+        draw = _Draw(None, game, batch_size)
+    else:
+        raise ValueError("pass data (a batch of examples) or a game with a sampler")
+
+    if field is None:
+        example = game.example_objective if is_game else as_objective(game)
+        field = vector_field(_batch_mean_objective(example))
+    if not callable(field):
+        raise ValueError("field must be a minibatch vector field b(x, batch)")
+
+    dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
+    keys, x0, pad = _prepare_seeds(keys, x0, batched_x0, shard)
+    num_saves = num_steps // save_every
+    xs = _run(
+        field, draw, x0, keys, jnp.asarray(eta, dtype), num_saves, save_every, scheme,
+        independent_batches, batched_x0,
+    )
+    ts = jnp.asarray(eta, dtype) * save_every * jnp.arange(num_saves + 1, dtype=dtype)
+    status = jnp.full((num + pad,), SUCCESS, jnp.int32)
+    return _finish(ts, xs, status, None, num, pad, throw, f"sga-{scheme}")
