@@ -50,7 +50,9 @@ def _group_labels(groups: Any, params: Any) -> tuple[list[int], int]:
         return list(range(len(leaves))), len(leaves)
     if groups == "all":
         return [0] * len(leaves), 1
-    if callable(groups):
+    if jax.tree_util.tree_structure(groups) != jax.tree_util.tree_structure(params) and callable(
+        groups
+    ):
         groups = groups(params)
     labels = jax.tree_util.tree_leaves(groups)
     if len(labels) != len(leaves):
@@ -121,7 +123,9 @@ def mounjid_guo_u(
         num = num + onehot[i] * jnp.sum(jnp.square(g))
     safe = jnp.where(quad > 0, quad, 1.0)
     u = jnp.where(quad > 0, jnp.minimum(num / safe, u_max), u_max)
-    factors = jax.tree_util.tree_unflatten(treedef, [u[labels[i]] for i in range(len(leaves))])
+    factors = jax.tree_util.tree_unflatten(
+        treedef, [jnp.full_like(a, u[labels[i]]) for i, a in enumerate(leaves)]
+    )
     return u, factors
 
 
