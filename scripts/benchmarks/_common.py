@@ -12,7 +12,7 @@ import ganflow as gf
 
 
 def block(tree):
-    return jax.tree_util.tree_map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a, tree)
+    return jax.block_until_ready(tree)
 
 
 def time_interleaved(fns: dict, repeats: int = 30, inner: int = 5) -> dict:
