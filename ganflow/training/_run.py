@@ -260,8 +260,8 @@ def update_jacobian(
     return _update_jacobian_jit(scheme, tuple(check_state(x)), data, step)
 
 
-@eqx.filter_jit
-def _update_jacobian_jit(scheme, x, data, step):
+def update_jacobian_impl(scheme: AbstractScheme, x: Any, data: Any = (), step: int = 1):
+    """`update_jacobian` without `jit` and checks, traceable inside a `vmap` (the atlas)."""
     state = scheme.init(x)
     state = eqx.tree_at(lambda s: s.step, state, jnp.asarray(step, dtype=jnp.int32))
     dyn, static = _float_leaves_state(state)
@@ -274,6 +274,9 @@ def _update_jacobian_jit(scheme, x, data, step):
         return jax.flatten_util.ravel_pytree(_float_leaves_state(new)[0])[0]
 
     return jax.jacfwd(fmap)(flat)
+
+
+_update_jacobian_jit = eqx.filter_jit(update_jacobian_impl)
 
 
 def spectral_radius(matrix: Float[Array, "n n"]) -> Float[Array, ""]:

@@ -11,7 +11,8 @@ loss), so `optax.sgd(η)` reproduces $x + η b$ exactly and no learning rate is 
 passed to `step` (`()` for a population game). With `sampler=lambda key: game.sample(key, B)`,
 `step(state, key)` draws an independent minibatch for every evaluation of the field (Cao–Guo
 eq. 6: the two players of alternating GDA see independent batches), so long runs sample inside
-the scan from a per-seed key.
+the scan from a per-seed key. A field with `needs_key` (a `Stabilised` minibatch field with
+WGAN-GP or sampled instance noise) is called as `b(x, batch, key)` with a further fresh key.
 """
 
 import abc
@@ -133,6 +134,9 @@ class AbstractScheme(eqx.Module):
                 )
             return [args] * num
         keys = jax.random.split(data, num)
+        if getattr(self.field, "needs_key", False):  # b(x, batch, key): WGAN-GP, sampled noise
+            pairs = [jax.random.split(k) for k in keys]
+            return [(self.sampler(p[0]), p[1]) for p in pairs]
         return [(self.sampler(keys[i]),) for i in range(num)]
 
     def _num_evals(self) -> int:
