@@ -24,8 +24,8 @@ from ganflow.analysis._longrun import (
     fdr2_schedule,
     fdr2_terms,
     fdr_estimate,
-    generator,
     inverse_temperature,
+    sde_generator,
 )
 from ganflow.dynamics import NoiseFactor
 
@@ -169,9 +169,10 @@ def test_generator_closed_form():
         xv = np.array([th, om])
         st, so = exact_sigma(x)
         expect = (J @ xv) @ (2 * F @ xv + g) + (eta / B) * (F[0, 0] * st + F[1, 1] * so)
-        got = generator(f, b0, x, factor=exact_factor(x), eta=eta, batch_size=B)
+        got = sde_generator(f, b0, x, factor=exact_factor(x), eta=eta, batch_size=B)
         assert float(got) == pytest.approx(float(expect), rel=1e-12)
-        assert float(generator(f, b0, x)) == pytest.approx((J @ xv) @ (2 * F @ xv + g), rel=1e-12)
+        drift_only = (J @ xv) @ (2 * F @ xv + g)
+        assert float(sde_generator(f, b0, x)) == pytest.approx(drift_only, rel=1e-12)
 
 
 def test_generator_matrix_free_trace_equals_dense(getkey):
@@ -191,9 +192,11 @@ def test_generator_matrix_free_trace_equals_dense(getkey):
     fac = gf.noise_factor(ex, x, data)
     eta, B = 0.2, 3
     no_drift = lambda y: _tmap(jnp.zeros_like, y)
-    got = generator(f, no_drift, x, factor=fac, eta=eta, batch_size=B)
+    got = jax.jit(lambda x, fac: sde_generator(f, no_drift, x, factor=fac, eta=eta, batch_size=B))(
+        x, fac
+    )
     flat, unravel = gf.ravel_state(x)
-    hess = jax.hessian(lambda v: f(unravel(v)))(flat)
+    hess = jax.jit(jax.hessian(lambda v: f(unravel(v))))(flat)
     st, so = fac.covariance()
     sigma = jax.scipy.linalg.block_diag(st, so)
     expect = 0.5 * (2.0 / inverse_temperature(eta, B)) * jnp.trace(sigma @ hess)
@@ -278,9 +281,14 @@ def test_fdr1_exact_stationary_moments_and_generator_identity():
     x = state(0.7, -0.4)
     fac = gf.noise_factor(ex, x, data)
     eta, B = 0.05, 3
-    lhs, rhs = fdr1_terms(phi, x, fac, eta, B)
     drift = gf.modified_field(gf.vector_field(phi), eta, "alternating")
-    a_phi = generator(lambda y: phi(*y), drift, x, factor=fac, eta=eta, batch_size=B)
+
+    @jax.jit
+    def both(x, fac):
+        a_phi = sde_generator(lambda y: phi(*y), drift, x, factor=fac, eta=eta, batch_size=B)
+        return fdr1_terms(phi, x, fac, eta, B), a_phi
+
+    (lhs, rhs), a_phi = both(x, fac)
     assert float(lhs - rhs) == pytest.approx(-float(a_phi), rel=1e-10)
     with pytest.raises(ValueError, match="zero-sum"):
         fdr1_terms(gf.Objective(phi, phi, zero_sum=False), x, fac, eta, B)
@@ -290,7 +298,7 @@ def test_fdr1_exact_stationary_moments_and_generator_identity():
 # FDRs from simulations: ensembles and time averages
 
 
-def _dataset_game(key, n=2000):
+def _dataset_game(key, n=500):
     data = jnp.asarray(SD) * jax.random.normal(key, (n, 4))
     phi = lambda t, w: jnp.mean(jax.vmap(lambda e: example_phi(t, w, e))(data))
     batch_phi = lambda t, w, b: jnp.mean(jax.vmap(lambda e: example_phi(t, w, e))(b))
@@ -333,7 +341,7 @@ def test_fdr2_ensemble_and_time_average(getkey):
     assert float(res.gap_se) < 0.05 * float(res.rhs)  # a sharp test, not a vacuous one
     assert res.num_samples == 3000 and res.method == "ensemble"
 
-    series = jax.jit(lambda k: chain(k, 60_000, 10))(getkey())
+    series = jax.jit(lambda k: chain(k, 30_000, 10))(getkey())
     res_t = fdr2(phi, series, factor_fn, eta, B, method="batch_means", num_batches=20)
     assert res_t.agrees(3.0), (float(res_t.lhs), float(res_t.rhs), float(res_t.z))
     assert float(res_t.gap_se) < 0.1 * float(res_t.rhs)
@@ -342,6 +350,24 @@ def test_fdr2_ensemble_and_time_average(getkey):
     early = _tmap(lambda a: a + jnp.array(0.0), early)
     x_far = (early[0] + 3.0, early[1] - 3.0)
     assert not fdr2(phi, x_far, factor_fn, eta, B, method="batch_means", num_batches=5).agrees()
+
+
+def test_fdr2_on_sde_ensemble(getkey):
+    """FDR2 is exact for the SDE (9) itself: an Euler–Maruyama ensemble of ganflow's Cao–Guo
+    SDE (`ganflow.continuous`), 1000 seeds at t = 6, agrees within 3 standard errors."""
+    import ganflow.continuous as gfc
+
+    data = jnp.asarray(SD) * jax.random.normal(getkey(), (50, 4))
+    phi = lambda t, w: jnp.mean(jax.vmap(lambda e: example_phi(t, w, e))(data))
+    eta, B = 0.01, 8
+    sde = gfc.cao_guo_sde(example_phi, eta, B, data=data)
+    sol = gfc.sde_ensemble(
+        sde, state(0.0, 0.0), 0.0, 6.0, dt=0.02, keys=jax.random.split(getkey(), 1000)
+    )
+    xs = _tmap(lambda a: a[:, -1], sol.xs)
+    res = fdr2(phi, xs, lambda x: gf.noise_factor(example_phi, x, data), eta, B)
+    assert res.agrees(3.0), (float(res.lhs), float(res.rhs), float(res.z))
+    assert float(res.gap_se) < 0.1 * float(res.rhs)
 
 
 def test_fdr_estimate_standard_errors():
@@ -424,9 +450,9 @@ def test_bad_input(getkey):
     with pytest.raises(ValueError, match="batch_size"):
         ellipticity(exact_factor, (jnp.zeros(2), jnp.zeros(2)), 0.1, -1)
     with pytest.raises(ValueError, match="eta"):
-        generator(lambda y: y[0], b, x, factor=exact_factor(x), eta=-1.0, batch_size=2)
+        sde_generator(lambda y: y[0], b, x, factor=exact_factor(x), eta=-1.0, batch_size=2)
     with pytest.raises(ValueError, match="eta and batch_size"):
-        generator(lambda y: y[0], b, x, factor=exact_factor(x))
+        sde_generator(lambda y: y[0], b, x, factor=exact_factor(x))
     with pytest.raises(ValueError, match="radii"):
         dissipativity(b, x, [2.0, 1.0], getkey())
     with pytest.raises(ValueError, match="radii"):

@@ -1,5 +1,19 @@
 """Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds."""
 
+from ._longrun import Dissipativity as Dissipativity
+from ._longrun import Ellipticity as Ellipticity
+from ._longrun import FDREstimate as FDREstimate
+from ._longrun import FDRSchedule as FDRSchedule
+from ._longrun import dissipativity as dissipativity
+from ._longrun import ellipticity as ellipticity
+from ._longrun import fdr1 as fdr1
+from ._longrun import fdr1_terms as fdr1_terms
+from ._longrun import fdr2 as fdr2
+from ._longrun import fdr2_schedule as fdr2_schedule
+from ._longrun import fdr2_terms as fdr2_terms
+from ._longrun import fdr_estimate as fdr_estimate
+from ._longrun import inverse_temperature as inverse_temperature
+from ._longrun import sde_generator as sde_generator
 from ._nk import NKBounds as NKBounds
 from ._nk import NKMatrices as NKMatrices
 from ._nk import nk_matrices as nk_matrices
@@ -27,3 +41,8 @@ from ._stability import spectral_radius as spectral_radius
 from ._stability import update_stability as update_stability
 from ._stationary import StationarySearch as StationarySearch
 from ._stationary import find_stationary_point as find_stationary_point
+from ._weak import WeakOrder as WeakOrder
+from ._weak import deterministic_weak_error as deterministic_weak_error
+from ._weak import fit_order as fit_order
+from ._weak import student_t_quantile as student_t_quantile
+from ._weak import weak_error as weak_error

@@ -46,7 +46,7 @@ __all__ = [
     "fdr2_schedule",
     "fdr2_terms",
     "fdr_estimate",
-    "generator",
+    "sde_generator",
     "inverse_temperature",
 ]
 
@@ -268,7 +268,7 @@ def _row_tangents(factor: NoiseFactor, x: Any) -> tuple[Any, Any]:
     return (factor.theta, zo), (zt, factor.omega)
 
 
-def generator(
+def sde_generator(
     f: Callable[[Any], Any],
     field: Callable[..., Any],
     x: Any,
