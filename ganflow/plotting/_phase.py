@@ -47,6 +47,7 @@ def phase_plane(
     kind: str = "stream",
     grid: int = 25,
     args: tuple = (),
+    legend: bool = True,
     ax: "Axes | None" = None,
     path: str | Path | None = None,
 ) -> "Figure":
@@ -61,7 +62,8 @@ def phase_plane(
     - `equilibrium`: a state (or a (2,) array) marked with a star;
     - `bounds`: ((x_min, x_max), (y_min, y_max)); by default a square around the trajectories'
       starts and the equilibrium (diverging paths simply leave the window);
-    - `ax`: draw into an existing axis; `path`: save the figure as PNG.
+    - `legend`: draw the legend inside the axes (pass False and call `fig.legend` to share one
+      legend between panels); `ax`: draw into an existing axis; `path`: save the figure as PNG.
 
     The axes have equal aspect, so rotations look like circles.
 
@@ -96,6 +98,8 @@ def phase_plane(
             bounds = tuple((float(c - half), float(c + half)) for c in centre)
     (x0, x1), (y0, y1) = bounds
 
+    from matplotlib.colors import Normalize
+
     fig, ax = figure_and_axis(ax)
     xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
     gx, gy = np.meshgrid(xs, ys)
@@ -103,8 +107,10 @@ def phase_plane(
     u, v = uv[:, 0].reshape(gx.shape), uv[:, 1].reshape(gx.shape)
     if kind == "stream":
         speed = np.hypot(u, v)
-        ax.streamplot(xs, ys, u, v, color=speed, cmap="Greys", density=1.1, linewidth=0.7,
-                      arrowsize=0.9, zorder=1)
+        top = float(np.max(speed)) if np.isfinite(speed).any() else 1.0
+        # grey levels by speed, never lighter than a visible grey
+        ax.streamplot(xs, ys, u, v, color=speed, cmap="Greys", norm=Normalize(-0.4 * top, top),
+                      density=1.0, linewidth=0.7, arrowsize=0.9, zorder=1)
     else:
         ax.quiver(gx, gy, u, v, color="0.55", angles="xy", zorder=1)
     for i, (name, p) in enumerate(paths.items()):
@@ -124,6 +130,6 @@ def phase_plane(
     ax.set_ylabel(labels[1])
     if title:
         ax.set_title(title)
-    if paths or star is not None:
+    if legend and (paths or star is not None):
         ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
     return save(fig, path)

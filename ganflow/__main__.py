@@ -1,0 +1,7 @@
+"""`python -m ganflow`: the main job (see `ganflow.experiments`)."""
+
+import sys
+
+from .experiments._cli import main
+
+sys.exit(main())
