@@ -91,22 +91,32 @@ def nk_matrices(
         raise ValueError("Nagarajan–Kolter needs f'(0) != 0 (Assumption II)")
     obj = game.objective(population=batch is None)
     args = () if batch is None else (batch,)
-
-    k_dg = -_columns(lambda v: mixed_omega_theta(obj, x, v, *args), theta) / f1
-
     if data is None and batch is not None:
         data = batch[0]
-    if data is not None:
-        k_dd = _k_dd_from_data(omega, data, weights)
-    elif float(f2) != 0.0:
-        k_dd = _columns(lambda v: hvp_omega(obj, x, v), omega) / (2 * f2)
-        k_dd = 0.5 * (k_dd + k_dd.T)
-    else:
+    if data is None and float(f2) == 0.0:
         raise ValueError(
             "K_DD of a game with f''(0) = 0 (WGAN) cannot be read off the Hessian: pass data "
             "points (and quadrature weights) or a batch"
         )
-    return NKMatrices(k_dd, k_dg, jnp.asarray(f1), jnp.asarray(f2))
+    if data is not None and weights is not None:
+        n = jax.tree_util.tree_leaves(data)[0].shape[0]
+        if jnp.shape(weights) != (n,):
+            raise ValueError(f"weights must have shape ({n},) like data, got {jnp.shape(weights)}")
+    k_dd, k_dg = _nk_dense(obj, x, args, data, weights, f2)
+    return NKMatrices(k_dd, k_dg / f1, jnp.asarray(f1), jnp.asarray(f2))
+
+
+@eqx.filter_jit
+def _nk_dense(obj, x, args, data, weights, f2):
+    """(K_DD, −∇_θ g_ω) under one compilation."""
+    theta, omega = x
+    minus_mixed = -_columns(lambda v: mixed_omega_theta(obj, x, v, *args), theta)
+    if data is not None:
+        k_dd = _k_dd_from_data(omega, data, weights)
+    else:
+        k_dd = _columns(lambda v: hvp_omega(obj, x, v, *args), omega) / (2 * f2)
+        k_dd = 0.5 * (k_dd + k_dd.T)
+    return k_dd, minus_mixed
 
 
 def _k_dd_from_data(omega: Any, data: Any, weights: Any) -> Array:
@@ -119,8 +129,6 @@ def _k_dd_from_data(omega: Any, data: Any, weights: Any) -> Array:
         w = jnp.full((n,), 1.0 / n, dtype=g.dtype)
     else:
         w = jnp.asarray(weights, dtype=g.dtype)
-        if w.shape != (n,):
-            raise ValueError(f"weights must have shape ({n},) like data, got {w.shape}")
     return (g * w[:, None]).T @ g
 
 

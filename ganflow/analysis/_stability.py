@@ -18,8 +18,14 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Bool, Complex, Float
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
-from ..dynamics import as_objective, hvp_omega, hvp_theta, jacobian, vector_field
-from ._spectra import as_field, dense_jacobian, operator_top_eigenvalues, sort_eigenvalues
+from ..dynamics import as_objective, hvp_omega, hvp_theta, vector_field
+from ._spectra import (
+    as_field,
+    dense_jacobian,
+    jacobian_operator,
+    operator_top_eigenvalues,
+    sort_eigenvalues,
+)
 
 _tmap = jax.tree_util.tree_map
 
@@ -101,11 +107,31 @@ def alternating_update(
     return theta, omega
 
 
+class _UpdateMap(eqx.Module):
+    """The update map x ↦ F(x) of a scheme, as a field-like callable `F(x, *args)` (so that
+    `dense_jacobian` compiles it once per scheme, n_d, n_g and shapes, for every η)."""
+
+    field: Callable[..., Any]
+    eta: Array
+    scheme: str = eqx.field(static=True)
+    n_d: int = eqx.field(static=True)
+    n_g: int = eqx.field(static=True)
+
+    def __call__(self, y: Any, *args: Any) -> Any:
+        if self.scheme == "simultaneous":
+            return simultaneous_update(self.field, y, *args, eta=self.eta)
+        return alternating_update(self.field, y, *args, eta=self.eta, n_d=self.n_d, n_g=self.n_g)
+
+
+def _update_map(b, eta, scheme, n_d=1, n_g=1) -> _UpdateMap:
+    return _UpdateMap(as_field(b), jnp.asarray(eta, dtype=jnp.result_type(float)), scheme, n_d, n_g)
+
+
 def simultaneous_update_jacobian(b: Any, x: Any, *args: Any, eta: Any) -> Float[Array, "d d"]:
     r"""$F_η'(x) = I + η J(x)$, the Jacobian of simultaneous GDA (MATH.md; Cao–Guo eq. 7),
     dense, in ganflow's flat order."""
     check_positive("eta", eta)
-    jac = jacobian(as_field(b), x, *args)
+    jac = dense_jacobian(as_field(b), x, *args)
     return jnp.eye(jac.shape[0], dtype=jac.dtype) + eta * jac
 
 
@@ -119,8 +145,7 @@ def alternating_update_jacobian(
     check_positive("eta", eta)
     check_int_at_least("n_d", n_d, 1)
     check_int_at_least("n_g", n_g, 1)
-    as_field(b)
-    return jacobian(lambda y: alternating_update(b, y, *args, eta=eta, n_d=n_d, n_g=n_g), x)
+    return dense_jacobian(_update_map(b, eta, "alternating", n_d, n_g), x, *args)
 
 
 class UpdateStability(eqx.Module):
@@ -169,23 +194,16 @@ def update_stability(
     check_int_at_least("k", k, 1)
     check_state(x)
     b = as_field(b)
-    flat, unravel = ravel_pytree(x)
+    flat, _ = ravel_pytree(x)
     dim = flat.size
     if method == "auto":
         method = "dense" if dim <= dense_threshold or k + 2 > dim else "arnoldi"
 
-    if scheme == "simultaneous":
-        def update(y):
-            return simultaneous_update(b, y, *args, eta=eta)
-    else:
-        def update(y):
-            return alternating_update(b, y, *args, eta=eta, n_d=n_d, n_g=n_g)
-
+    update = _update_map(b, eta, scheme, n_d, n_g)
     if method == "dense":
-        eigs = np.linalg.eigvals(np.asarray(jacobian(update, x)))
+        eigs = np.linalg.eigvals(np.asarray(dense_jacobian(update, x, *args)))
     else:
-        _, lin = jax.linearize(update, x)
-        matvec = jax.jit(lambda v: ravel_pytree(lin(unravel(v)))[0])
+        matvec = jacobian_operator(update, x, *args)
         eigs = operator_top_eigenvalues(matvec, dim, k, "LM", dtype=flat.dtype).eigenvalues
     eigs = sort_eigenvalues(eigs, "LM")
     radius = float(np.max(np.abs(eigs)))
@@ -204,12 +222,21 @@ def update_stability(
 # Local Nash test and classification of stationary points
 
 
-def _block_eigs_dense(hvp: Callable[[Any], Any], part: Any) -> np.ndarray:
-    flat, unravel = ravel_pytree(part)
-    eye = jnp.eye(flat.size, dtype=flat.dtype)
-    mat = jax.vmap(lambda e: ravel_pytree(hvp(unravel(e)))[0])(eye).T
-    mat = 0.5 * (mat + mat.T)  # symmetric up to round-off
-    return np.linalg.eigvalsh(np.asarray(mat))
+@eqx.filter_jit
+def _player_hessians(obj: Any, x: Any, args: tuple) -> tuple[Array, Array]:
+    """Dense ∇²_θθ L_G and ∇²_ωω Φ_D, symmetrised, under one compilation."""
+
+    def dense(hvp, part):
+        flat, unravel = ravel_pytree(part)
+        eye = jnp.eye(flat.size, dtype=flat.dtype)
+        mat = jax.vmap(lambda e: ravel_pytree(hvp(unravel(e)))[0])(eye).T
+        return 0.5 * (mat + mat.T)  # symmetric up to round-off
+
+    theta, omega = x
+    return (
+        dense(lambda v: hvp_theta(obj, x, v, *args), theta),
+        dense(lambda v: hvp_omega(obj, x, v, *args), omega),
+    )
 
 
 def _block_extremes_lanczos(hvp: Callable[[Any], Any], part: Any, tol: float) -> np.ndarray:
@@ -248,15 +275,19 @@ def player_hessian_eigenvalues(
     check_choice("method", method, ("auto", "dense", "lanczos"))
     theta, omega = check_state(x)
     obj = as_objective(phi)
+    sizes = [int(ravel_pytree(part)[0].size) for part in (theta, omega)]
+    if method == "dense" or (method == "auto" and max(sizes) <= dense_threshold):
+        return tuple(np.linalg.eigvalsh(np.asarray(h)) for h in _player_hessians(obj, x, args))
     out = []
-    for part, hvp in (
-        (theta, lambda v: hvp_theta(obj, x, v, *args)),
-        (omega, lambda v: hvp_omega(obj, x, v, *args)),
+    for n, part, hvp in (
+        (sizes[0], theta, lambda v: hvp_theta(obj, x, v, *args)),
+        (sizes[1], omega, lambda v: hvp_omega(obj, x, v, *args)),
     ):
-        n = int(ravel_pytree(part)[0].size)
-        use_dense = method == "dense" or (method == "auto" and (n <= dense_threshold or n < 3))
-        if use_dense:
-            out.append(_block_eigs_dense(hvp, part))
+        if n < 3:  # Lanczos needs room; tiny blocks are dense anyway
+            flat, unravel = ravel_pytree(part)
+            cols = [ravel_pytree(hvp(unravel(e)))[0] for e in jnp.eye(n, dtype=flat.dtype)]
+            mat = np.asarray(jnp.stack(cols))
+            out.append(np.linalg.eigvalsh(0.5 * (mat + mat.T)))
         else:
             out.append(_block_extremes_lanczos(hvp, part, tol))
     return out[0], out[1]

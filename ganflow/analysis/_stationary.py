@@ -52,7 +52,7 @@ def _make_solver(solver: Any, rtol: float, atol: float, jac: str) -> Any:
             else lx.GMRES(rtol=1e-12, atol=1e-14, restart=50)
         )
         return optx.Newton(rtol=rtol, atol=atol, linear_solver=lin)
-    lin = lx.QR() if jac == "dense" else lx.NormalCG(rtol=1e-12, atol=1e-14)
+    lin = lx.QR() if jac == "dense" else lx.Normal(lx.CG(rtol=1e-12, atol=1e-14))
     if solver == "dogleg":
         return optx.Dogleg(rtol=rtol, atol=atol, linear_solver=lin)
     return optx.LevenbergMarquardt(rtol=rtol, atol=atol, linear_solver=lin)
