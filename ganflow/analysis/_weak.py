@@ -273,7 +273,10 @@ def weak_error(
       $s/\sqrt n$.
 
     The standard error of e(η) is that of the difference at the maximising k (the two estimates
-    are independent). With `key`, `num_bootstrap` resamplings of the seeds (independently for each
+    are independent). With Monte Carlo samples the maximum over k of noisy differences is biased
+    upwards by about the noise level: choose enough seeds that e(η) ≫ its standard error at the
+    smallest η (check `errors > 3 * stderrs`), otherwise the fitted order is flattened.
+    With `key`, `num_bootstrap` resamplings of the seeds (independently for each
     array given as samples) refit the slope and give `ci_bootstrap`.
     """
     etas_np = _check_etas(etas)
