@@ -71,7 +71,9 @@ class SpectralNorm(AbstractStabiliser):
     field. Here σ₁ is recomputed inside the objective: exactly from the SVD (`method="exact"`,
     the default; the reparametrised game is then a smooth game in ω wherever σ₁ is simple) or
     by `num_iters` power iterations from a fixed start (`method="power"`, cheaper for large
-    matrices, Miyato's gradient). The players' parameters stay the raw W; apply
+    matrices, Miyato's gradient). Cost on the ~35k-parameter MoG MLP GAN on CPU
+    (`scripts/benchmarks/bench_stabilisers.py`): "exact" ≈ 15–30× b0 (three SVDs and their
+    derivatives), "power" with 5 iterations ≈ 1× b0. The players' parameters stay the raw W; apply
     `normalise(ω)` to read the effective discriminator.
     """
 
