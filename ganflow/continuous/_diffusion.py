@@ -139,11 +139,19 @@ class DiagonalDiffusion(AbstractDiffusion):
     def noise_structure(self, x):
         return _shape_struct(x)
 
+    def _sigma(self, t, x):
+        sigma = self.fn(t, x, *self.args)
+        try:
+            check_same_structure("the diagonal diffusion σ(t, x)", sigma, x)
+        except ValueError as e:
+            raise ValueError(f"diffusion of the wrong shape: {e}") from None
+        return sigma
+
     def apply(self, t, x, dw):
-        return _tmap(lambda s, w: s * w, self.fn(t, x, *self.args), dw)
+        return _tmap(lambda s, w: s * w, self._sigma(t, x), dw)
 
     def operator(self, t, x):
-        return lx.DiagonalLinearOperator(self.fn(t, x, *self.args))
+        return lx.DiagonalLinearOperator(self._sigma(t, x))
 
 
 class MatrixFreeDiffusion(AbstractDiffusion):
