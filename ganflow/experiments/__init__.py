@@ -1,12 +1,17 @@
-"""Experiments: the main job `ganflow` (its configuration, sections and report)."""
+"""Experiments: the convergence atlas and the main job `ganflow` (its configuration, sections
+and report)."""
 
-from ._cli import build_parser as build_parser
-from ._cli import main as main
-from ._cli import parse_config as parse_config
-from ._cli import run as run
+from ._atlas import Atlas as Atlas, convergence_atlas as convergence_atlas
+from ._cli import (
+    build_parser as build_parser,
+    main as main,
+    parse_config as parse_config,
+    run as run,
+)
 from ._config import RunConfig as RunConfig
-from ._report import Report as Report
-from ._report import SectionResult as SectionResult
-from ._report import markdown_table as markdown_table
-from ._sections import SECTIONS as SECTIONS
-from ._sections import Section as Section
+from ._report import (
+    Report as Report,
+    SectionResult as SectionResult,
+    markdown_table as markdown_table,
+)
+from ._sections import SECTIONS as SECTIONS, Section as Section

@@ -39,6 +39,7 @@ def ensemble_plot(
     num_paths: int = 5,
     band: str = "std",
     reference: Any = None,
+    reference_label: str = "reference",
     title: str | None = None,
     path: str | Path | None = None,
 ) -> "Figure":
@@ -48,7 +49,7 @@ def ensemble_plot(
     - `ts`: (T,) save times; `paths`: (S, T, d) or (S, T) arrays, or states with leaves
       (S, T, ...) flattened in ganflow's flat order (θ first);
     - `reference`: optional (T, d) values drawn dashed (e.g. the deterministic flow, or a
-      closed-form mean).
+      closed-form mean), labelled `reference_label`.
 
     ```python
     ensemble_plot(sol.ts, sol.ys, labels=["θ", "ψ"], path="sde.png")
@@ -82,7 +83,7 @@ def ensemble_plot(
         ax.fill_between(ts, lo[:, i], hi[:, i], color=colour, alpha=0.22, label=band_label)
         ax.plot(ts, mean[:, i], color=colour, lw=2.0, label=f"mean over {seeds} seeds")
         if ref is not None:
-            ax.plot(ts, ref[:, i], color="k", ls="--", lw=1.0, label="reference")
+            ax.plot(ts, ref[:, i], color="k", ls="--", lw=1.0, label=reference_label)
         ax.set_ylabel(labels[i])
         ax.grid(alpha=0.25)
         if i == 0:

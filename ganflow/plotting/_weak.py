@@ -41,7 +41,7 @@ def weak_error_plot(
     ```
     """
     series = as_mapping(results, "e(η)")
-    fig, ax = figure_and_axis(ax, size=(5.6, 4.6))
+    fig, ax = figure_and_axis(ax, size=(5.8, 6.0))
     anchor = None
     for i, (name, r) in enumerate(series.items()):
         etas = np.asarray(_field(r, "etas"), dtype=float)
@@ -73,15 +73,22 @@ def weak_error_plot(
     if anchor is not None:
         etas, e_max, err_at = anchor
         grid = np.geomspace(etas.min(), etas.max(), 50)
-        for p in reference_orders:
-            ax.plot(grid, err_at * 2.0 * (grid / e_max) ** p, ls=(0, (4, 3)), color="0.6",
-                    lw=0.9, zorder=1, label=f"reference slope {p:g}")
+        dashes = ((0, (5, 3)), (0, (1, 2)), (0, (6, 2, 1, 2)))
+        for i, p in enumerate(reference_orders):
+            ax.plot(grid, err_at * 2.0 * (grid / e_max) ** p, ls=dashes[i % len(dashes)],
+                    color="0.5", lw=1.0, zorder=1, label=f"reference slope {p:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if anchor is not None:  # label the learning rates themselves, not powers of ten
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xticks(anchor[0], [f"{e:g}" for e in anchor[0]])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("learning rate η")
     ax.set_ylabel("weak error  max_k |E f(x_k) − E f(X(kη))|")
     ax.grid(which="both", alpha=0.25)
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.85)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=7, ncol=1,
+              frameon=False)
     return save(fig, path)
