@@ -354,3 +354,29 @@ def test_bad_input():
         Bilinear(dim=0)
     with pytest.raises(ValueError, match="std must be > 0"):
         MixtureOfGaussians("grid", std=-0.1)
+
+
+def test_population_penalties_use_exact_expectations():
+    """R1 on the population objectives of NK-2D and LQ-Gaussian (game.data_expectation):
+    NK-2D: ∇_x D = 2w₂x, so R1 adds −(γ/2)·4E[x²] = −4γ/3 to J_ωω at (1, 0) (E x² = 1/3);
+    LQ-Gaussian: ∇_x D = w₃x + w₂, so R1 adds −γ E[(0, 1, x)ᵀ(0, 1, x)] to the (w₁, w₂, w₃)
+    block, with E x = m, E x² = m² + σ²."""
+    from ganflow import stabilisers as st
+
+    gamma = 0.7
+    nk = gf.games.get_game("nk2d", loss="gan")
+    x = nk.equilibrium()
+    diff = gf.jacobian(st.stabilise(nk, st.R1(gamma), population=True), x) - gf.jacobian(
+        nk.vector_field(population=True), x
+    )
+    np.testing.assert_allclose(diff, [[0.0, 0.0], [0.0, -4 * gamma / 3]], atol=1e-12)
+
+    m, s = 0.5, 1.5
+    lq = gf.games.get_game("lq-gaussian", m=m, sigma=s)
+    x = lq.equilibrium()
+    diff = gf.jacobian(st.stabilise(lq, st.R1(gamma), population=True), x) - gf.jacobian(
+        lq.vector_field(population=True), x
+    )
+    expected = np.zeros((5, 5))
+    expected[2:, 2:] = -gamma * np.array([[0, 0, 0], [0, 1, m], [0, m, m**2 + s**2]])
+    np.testing.assert_allclose(diff, expected, atol=1e-12)

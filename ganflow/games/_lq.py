@@ -153,6 +153,18 @@ class LinearQuadraticGaussian(AbstractGANGame):
         )
         return graded_normal_rule(bp, num_nodes=self.num_nodes, levels=self.levels)
 
+    def data_expectation(self, fn, num_nodes: int = 64):
+        r"""$E_{X∼N(m, σ^2)} fn(X)$ by Gauss–Hermite with `num_nodes` nodes: exact for
+        polynomials of degree ≤ 2·num_nodes − 1, which covers the population penalties R1 and R2
+        of the quadratic-logistic discriminator (‖∇_x D‖² is a quadratic in x)."""
+        u, w = hermite_rule(num_nodes)
+        return jnp.dot(w, jax.vmap(fn)(self.m + self.sigma * u))
+
+    def latent_expectation(self, fn, num_nodes: int = 64):
+        r"""$E_{Z∼N(0, 1)} fn(Z)$ by Gauss–Hermite (see `data_expectation`)."""
+        u, w = hermite_rule(num_nodes)
+        return jnp.dot(w, jax.vmap(fn)(u))
+
     def population(self):
         return Objective(
             lambda t, w: _expectation(self, "generator", t, w),

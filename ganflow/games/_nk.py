@@ -68,6 +68,20 @@ class NagarajanKolter2D(AbstractGANGame):
     def equilibrium(self):
         return self.make_state(1.0, 0.0)
 
+    def _uniform_rule(self):
+        nodes, weights = graded_rule(jnp.asarray([-1.0, 0.0, 1.0]), self.num_nodes, self.levels)
+        return nodes, 0.5 * weights  # density of U[−1, 1]
+
+    def data_expectation(self, fn):
+        """$E_{x∼U[−1,1]} fn(x)$ by the graded Gauss–Legendre rule (for population penalties:
+        R1, WGAN-GP)."""
+        nodes, weights = self._uniform_rule()
+        return jnp.dot(weights, jax.vmap(fn)(nodes))
+
+    def latent_expectation(self, fn):
+        """$E_{z∼U[−1,1]} fn(z)$ (the latent has the data's law)."""
+        return self.data_expectation(fn)
+
     def population(self):
         loss = self.loss
         if isinstance(loss, WGANLoss):
@@ -80,8 +94,7 @@ class NagarajanKolter2D(AbstractGANGame):
                 lambda t, w: loss.discriminator(*means(t, w)),
                 loss.zero_sum,
             )
-        nodes, weights = graded_rule(jnp.asarray([-1.0, 0.0, 1.0]), self.num_nodes, self.levels)
-        weights = 0.5 * weights  # density of U[−1, 1]
+        nodes, weights = self._uniform_rule()
         ex = self.example_objective
 
         # The example objective is f(D(x)) + f(−D(G(z))): a function of x plus one of z, and x, z
