@@ -227,6 +227,7 @@ def _check_solver(solver: Any, diffusion: AbstractDiffusion) -> None:
 def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
     num = keys.shape[0]
     x_one = _one_x0(x0, batched)
+    sde.check(x_one)  # at trace time only: ValueErrors before anything compiles
     structure = sde.diffusion.noise_structure(x_one)
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x_one))
     xs0 = x0 if batched else _tmap(lambda a: jnp.broadcast_to(a, (num,) + jnp.shape(a)), x0)
@@ -265,6 +266,7 @@ def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
 @eqx.filter_jit
 def _diffrax_ensemble(sde, x0, keys, t0, t1, dt, ts, solver, brownian, controller, max_steps,
                       batched, brownian_tol):
+    sde.check(_one_x0(x0, batched))  # at trace time only
     levy = _solver_levy(solver)
 
     def one(key, x):
@@ -372,7 +374,6 @@ def sde_ensemble(
     keys = _check_keys(keys)
     num = keys.shape[0]
     _check_x0(x0, num, batched_x0)
-    sde.check(_one_x0(x0, batched_x0))
     check_choice("method", method, ("auto", "scan", "diffrax"))
     check_choice("brownian", brownian, ("counter", "unsafe", "virtual"))
     solver = diffrax.Euler() if solver is None else solver
