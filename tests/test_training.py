@@ -600,3 +600,47 @@ def test_step_under_jit_and_vmap():
     states = jax.vmap(scheme.init)((jnp.arange(3.0), jnp.ones(3)))
     out = jax.vmap(scheme.step)(states)
     np.testing.assert_allclose(out.x[0], np.arange(3.0) - 0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# with ganflow.stabilisers
+
+
+def test_stabilised_fields_drive_schemes(getkey):
+    from ganflow import stabilisers as st
+
+    game = gf.DiracGAN("wgan")
+    xs = game.equilibrium()
+    # R1 through stabilise(): same spectrum as the closed form −γ/2 ± sqrt(γ²/4 − 1)
+    b = st.stabilise(game, st.R1(1.0), population=True)
+    lam = -0.5 + np.array([1, -1]) * np.sqrt(complex(0.25 - 1.0))
+    assert rho(tr.SimultaneousGDA(b, 0.3), xs) == pytest.approx(
+        np.max(np.abs(1 + 0.3 * lam)), rel=1e-12
+    )
+    sol = tr.run(tr.SimultaneousGDA(b, 0.3), seeds_near(xs, getkey(), 0.1), 400, x_star=xs)
+    assert np.all(sol.converged)
+    # weight clipping is applied after every step
+    clip = st.stabilise(game, st.WeightClipping(0.05), population=True)
+    s = tr.SimultaneousGDA(clip, 0.5).step(
+        tr.SimultaneousGDA(clip, 0.5).init(game.make_state(1.0, 0.0))
+    )
+    np.testing.assert_allclose(s.x[1].psi, -0.05)  # ψ + 0.5·(−θ) = −0.5, clipped to −0.05
+
+
+def test_cgd_general_field_uses_gmres():
+    """Non-zero-sum (NK-penalised generator): Δ solves [[I, −ηJ_θω], [−ηJ_ωθ, I]] Δ = η b."""
+    from ganflow import stabilisers as st
+
+    game = gf.DiracGAN("gan")
+    b = st.stabilise(game, st.NagarajanKolter(0.7), population=True)
+    x = game.make_state(0.4, -0.3)
+    eta = 0.4
+    cgd = tr.CompetitiveGD(b, eta)
+    assert not cgd.symmetric
+    s = cgd.step(cgd.init(x))
+    J = np.asarray(gf.jacobian(b, x))
+    M = np.array([[1.0, -eta * J[0, 1]], [-eta * J[1, 0], 1.0]])
+    delta = np.linalg.solve(M, eta * flat(b(x)))
+    np.testing.assert_allclose(flat(s.x), flat(x) + delta, rtol=1e-10)
+    with pytest.raises(ValueError, match="Objective"):
+        tr.Unrolled(game, k=1, unroll_lr=0.1)

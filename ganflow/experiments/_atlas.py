@@ -35,10 +35,12 @@ def _games(full: bool) -> dict[str, tuple[Callable[[str | None], Any], tuple[str
     """name -> (make(loss), losses). Bilinear has no loss."""
     from .. import games as g
 
+    # near x* the integrands are smooth: coarser quadrature keeps the default atlas fast
     lq_kwargs = {} if full else {"quadrature": "hermite", "num_nodes": 20}
+    nk_kwargs = {} if full else {"levels": 2}
     return {
         "dirac": (lambda loss: g.get_game("dirac", loss=loss), ("gan", "wgan")),
-        "nk2d": (lambda loss: g.get_game("nk2d", loss=loss), ("gan", "wgan")),
+        "nk2d": (lambda loss: g.get_game("nk2d", loss=loss, **nk_kwargs), ("gan", "wgan")),
         "bilinear": (lambda loss: g.get_game("bilinear"), (None,)),
         "lq-gaussian": (
             lambda loss: g.get_game("lq-gaussian", loss=loss, **lq_kwargs),

@@ -26,7 +26,8 @@ import lineax as lx
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
-from ..dynamics import Objective, as_objective, vector_field
+from ..dynamics import GameField, Objective, as_objective, vector_field
+from ..games import AbstractGame
 
 _tmap = jax.tree_util.tree_map
 
@@ -60,7 +61,7 @@ def as_optimizer(opt: Any, name: str = "optimizer") -> optax.GradientTransformat
     if isinstance(opt, optax.GradientTransformation):
         return optax.with_extra_args_support(opt)
     if isinstance(opt, (int, float)) or eqx.is_array(opt):
-        check_positive(f"{name} (a learning rate)", opt)
+        opt = check_positive(f"{name} (a learning rate)", opt)
         return optax.with_extra_args_support(optax.sgd(opt))
     raise ValueError(
         f"{name} must be an optax.GradientTransformation or a positive learning rate, "
@@ -387,9 +388,8 @@ class CompetitiveGD(AbstractScheme):
         self.field, self.optimizers, self.sampler = _common(
             field, eta if optimizer is None else optimizer, sampler
         )
-        if symmetric is None:
-            obj = getattr(field, "objective", None)
-            symmetric = bool(getattr(obj, "zero_sum", True))
+        if symmetric is None:  # CG needs the plain b0 of a zero-sum game; otherwise GMRES
+            symmetric = isinstance(self.field, GameField) and self.field.objective.zero_sum
         self.symmetric = bool(symmetric)
         self.rtol = float(check_positive("rtol", rtol))
         self.max_steps = check_int_at_least("max_steps", max_steps, 1)
@@ -456,6 +456,11 @@ class Unrolled(AbstractScheme):
 
     def __init__(self, target, k: int = 1, unroll_lr=None, optimizer=1e-2, sampler=None):
         self.k = check_int_at_least("k", k, 0)
+        if isinstance(target, AbstractGame):
+            raise ValueError(
+                "Unrolled needs an Objective (e.g. game.objective()) or a stabilised field with "
+                "an .objective, not a game"
+            )
         if isinstance(target, Objective) or not hasattr(target, "objective"):
             objective = as_objective(target)
             field = vector_field(objective)
