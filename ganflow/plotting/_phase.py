@@ -131,5 +131,5 @@ def phase_plane(
     if title:
         ax.set_title(title)
     if legend and (paths or star is not None):
-        ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+        ax.legend(loc="best", fontsize=7, framealpha=0.85)
     return save(fig, path)

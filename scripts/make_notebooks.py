@@ -1,0 +1,289 @@
+"""Writes the notebooks in `notebooks/` (without outputs) from the cells below.
+
+Run `python scripts/make_notebooks.py` after editing; `tests/test_notebooks.py` executes every
+notebook top to bottom with `GANFLOW_QUICK=1` (small step counts) and checks that the committed
+files equal what this script writes.
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+SETUP = """\
+%matplotlib inline
+import os
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+
+import ganflow as gf
+from ganflow import analysis, continuous, plotting, stabilisers, training
+
+QUICK = os.environ.get("GANFLOW_QUICK") == "1"  # the test suite runs a smoke version"""
+
+
+def md(text: str):
+    return nbformat.v4.new_markdown_cell(text.strip())
+
+
+def code(text: str):
+    return nbformat.v4.new_code_cell(text.strip())
+
+
+DIRAC = [
+    md("""
+# The Dirac-GAN
+
+Mescheder et al. (2018): data δ₀, generator δ_θ, discriminator D(x) = ψx. With ganflow's f-family
+convention (MATH.md) Φ(θ, ψ) = f(0) + f(−ψθ); the unique equilibrium is (θ, ψ) = (0, 0). The field
+is b0 = (−∂_θΦ, +∂_ψΦ) and J = ∂b0/∂x its Jacobian: at 0 its eigenvalues are ±f′(0) i, a pure
+rotation, for every loss of the f-family.
+"""),
+    code(SETUP),
+    md("## The field and its Jacobian at the equilibrium"),
+    code("""
+for loss in ("gan", "nsgan", "wgan"):
+    game = gf.DiracGAN(loss)
+    b = game.vector_field(population=True)
+    J = gf.jacobian(b, game.equilibrium())
+    eigs = analysis.eigenvalues(b, game.equilibrium())
+    f1 = float(game.loss.f_prime(0.0))
+    print(f"{loss:6s} J =", np.asarray(J).tolist(), " eigenvalues:", np.round(np.asarray(eigs), 12),
+          f" closed form: ±{f1:g}i")
+    assert np.allclose(np.sort(np.asarray(eigs).imag), [-f1, f1], atol=1e-12)
+"""),
+    md("""
+## Trajectories: gradient flow, simultaneous and alternating GD
+
+The flow orbits (θ² + ψ² is conserved), simultaneous GD spirals out
+(|λ(I + hJ)| = sqrt(1 + h²f′(0)²) > 1), alternating GD stays on a closed curve (its update
+operator has eigenvalues on the unit circle).
+"""),
+    code("""
+h = 0.1
+steps = 400 if QUICK else 2000
+game = gf.DiracGAN("wgan")
+b = game.vector_field(population=True)
+x_star = game.equilibrium()
+x0 = game.make_state(0.3, 0.3)
+flow = continuous.solve_ode(b, x0, 0.0, h * steps, ts=jnp.linspace(0.0, h * steps, steps + 1))
+x0s = jax.tree_util.tree_map(lambda a: a[None], x0)
+runs = {name: training.run(cls(b, h), x0s, steps, save_every=1, x_star=x_star)
+        for name, cls in (("simultaneous GD", training.SimultaneousGDA),
+                          ("alternating GD", training.AlternatingGDA))}
+first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)
+radius = np.hypot(np.asarray(flow.xs[0].theta), np.asarray(flow.xs[1].psi))
+print("flow: θ² + ψ² drifts by", float(np.ptp(radius**2)))
+for name, sol in runs.items():
+    d = np.asarray(sol.distances[0])
+    print(f"{name}: distance to x* {d[0]:.3f} -> {d[-1]:.3f}")
+trajectories = {"gradient flow": flow.xs, **{k: first(v.xs) for k, v in runs.items()}}
+plotting.phase_plane(b, x_star, equilibrium=x_star, trajectories=trajectories,
+                     labels=("θ", "ψ"), title=f"Dirac-GAN (WGAN), h = {h}")
+"""),
+    md("""
+## Spectra of the update operators
+
+Simultaneous GD: F′ = I + hJ. Alternating GD with n_d discriminator and n_g generator steps:
+λ = 1 − α²/2 ± sqrt((1 − α²/2)² − 1) with α = sqrt(n_g n_d) h f′(0), on the unit circle for α < 2.
+"""),
+    code("""
+game = gf.DiracGAN("gan")
+b = game.vector_field(population=True)
+x_star = game.equilibrium()
+J = np.asarray(analysis.eigenvalues(b, x_star))
+update = {}
+for h, n_d in ((0.5, 1), (1.0, 2)):
+    sim = analysis.update_stability(b, x_star, eta=h)
+    alt = analysis.update_stability(b, x_star, eta=h, scheme="alternating", n_d=n_d)
+    alpha = np.sqrt(n_d) * h * 0.5
+    alt_closed = np.roots([1, -(2 - alpha**2), 1])
+    print(f"h = {h}, n_d = {n_d}: ρ(sim) = {float(sim.radius):.6f} "
+          f"(closed form {np.sqrt(1 + h**2 / 4):.6f}), "
+          f"|λ(alt)| = {np.abs(np.asarray(alt.eigenvalues))} (closed form {np.abs(alt_closed)})")
+    update[f"simultaneous, h = {h}"] = sim.eigenvalues
+    update[f"alternating, h = {h}, n_d = {n_d}"] = alt.eigenvalues
+plotting.spectra_figure({"J (GAN)": J}, update, title="Dirac-GAN (GAN loss)")
+"""),
+    md("""
+## Stabilisers
+
+R1 (γ) turns the rotation into a damped spiral: the eigenvalues of J become
+−γ/2 ± sqrt(γ²/4 − f′(0)²) (Mescheder 2018), and GD converges for small h.
+"""),
+    code("""
+game = gf.DiracGAN("gan")
+x_star = game.equilibrium()
+for gamma in (0.3, 1.0, 3.0):
+    field = stabilisers.stabilise(game, stabilisers.R1(gamma), population=True)
+    eigs = np.sort_complex(np.asarray(analysis.eigenvalues(field, x_star)))
+    closed = np.sort_complex(-gamma / 2 + np.array([-1, 1]) * np.sqrt(complex(gamma**2 / 4 - 0.25)))
+    print(f"R1 γ = {gamma}: {np.round(eigs, 10)}  closed form {np.round(closed, 10)}")
+    assert np.allclose(eigs, closed, atol=1e-10)
+field = stabilisers.stabilise(game, stabilisers.R1(1.0), population=True)
+x0s = jax.tree_util.tree_map(lambda a: a[None], game.make_state(0.3, 0.3))
+sol = training.run(training.SimultaneousGDA(field, 0.1), x0s, 200 if QUICK else 1000,
+                   save_every=1, x_star=x_star, tol=1e-3)
+print("R1 + simultaneous GD:", sol.status_names, "final distance", float(sol.final_distance[0]))
+path = jax.tree_util.tree_map(lambda a: a[0], sol.xs)
+plotting.phase_plane(field, x_star, equilibrium=x_star,
+                     trajectories={"simultaneous GD, h = 0.1": path},
+                     labels=("θ", "ψ"), title="Dirac-GAN with R1 (γ = 1)")
+"""),
+]
+
+NK = [
+    md("""
+# The Nagarajan–Kolter two-parameter GAN
+
+Nagarajan & Kolter (2017), §4 and Fig. 3: data and latent uniform on [−1, 1], D(x) = w₂x²,
+G(z) = az; the equilibrium is (a, w₂) = (1, 0). With E x² = 1/3 and E x⁴ = 1/5 the Jacobian there is
+J = [[0, 2f′(0)/3], [−2f′(0)/3, 2f″(0)/5]]: Hurwitz for the GAN (f″(0) = −1/4), a rotation for
+the WGAN (f″(0) = 0). The GAN converges, the WGAN orbits; the NK gradient regulariser makes both
+converge.
+"""),
+    code(SETUP),
+    code("""
+for loss, (f1, f2) in (("gan", (0.5, -0.25)), ("wgan", (1.0, 0.0))):
+    game = gf.games.NagarajanKolter2D(loss)
+    b = game.vector_field(population=True)
+    J = np.asarray(gf.jacobian(b, game.equilibrium()))
+    closed = np.array([[0, 2 * f1 / 3], [-2 * f1 / 3, 2 * f2 / 5]])
+    eigs = np.asarray(analysis.eigenvalues(b, game.equilibrium()))
+    print(f"{loss}: J = {np.round(J, 12).tolist()} (closed form {closed.tolist()}),"
+          f" eigenvalues {np.round(eigs, 6)}, Hurwitz: {analysis.is_hurwitz(eigs)}")
+    assert np.allclose(J, closed, atol=1e-12)
+"""),
+    md("## Phase planes (Fig. 3 of the paper): vanilla and with the NK regulariser"),
+    code("""
+h = 0.1
+steps = 400 if QUICK else 3000
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(2, 2, figsize=(10, 10), layout="constrained")
+for i, loss in enumerate(("gan", "wgan")):
+    game = gf.games.NagarajanKolter2D(loss)
+    x_star = game.equilibrium()
+    x0s = jax.tree_util.tree_map(lambda a: a[None], game.make_state(1.3, 0.3))
+    variants = (("vanilla", ()), ("NK λ = 0.5", (stabilisers.NagarajanKolter(0.5),)))
+    for j, (name, stabs) in enumerate(variants):
+        field = stabilisers.stabilise(game, *stabs, population=True)
+        scheme = training.SimultaneousGDA(field, h)
+        sol = training.run(scheme, x0s, steps, save_every=1, x_star=x_star)
+        d = np.asarray(sol.distances[0])
+        print(f"{loss}, {name}: distance {d[0]:.3f} -> {d[-1]:.2e}")
+        path = jax.tree_util.tree_map(lambda a: a[0], sol.xs)
+        plotting.phase_plane(field, x_star, equilibrium=x_star, ax=axes[i, j], labels=("a", "w₂"),
+                             trajectories={f"simultaneous GD, h = {h}": path},
+                             title=f"NK-2D {loss}, {name}")
+"""),
+    md("""
+## Update operators
+
+Simultaneous GD converges locally when ρ(I + hJ) < 1; for the GAN this holds for
+h < 0.9 (|1 + hλ|² = 1 − h/10 + h²/9), for the WGAN never.
+"""),
+    code("""
+for loss in ("gan", "wgan"):
+    game = gf.games.NagarajanKolter2D(loss)
+    b = game.vector_field(population=True)
+    for h in (0.1, 0.5, 1.0):
+        st = analysis.update_stability(b, game.equilibrium(), eta=h)
+        stable = bool(st.locally_convergent)
+        print(f"{loss} h = {h}: ρ = {float(st.radius):.6f}, converges locally: {stable}")
+"""),
+]
+
+SDE = [
+    md("""
+# SDEs and weak-error orders (Cao–Guo 2020)
+
+Minibatch GDA with learning rate η and batch B is approximated by dx = b dt + sqrt(η/B) Σ^{1/2} dW
+(eqs. 9, 10). Here: an ensemble of the R1-regularised Dirac-GAN SDE, and the deterministic weak
+orders of simultaneous and alternating GD (Theorems 1, 2; Remark 1).
+"""),
+    code(SETUP),
+    md("""
+## An ensemble of the R1-regularised Dirac-GAN SDE
+
+WGAN loss, γ = 1: the field is linear, b(x) = Ax with A = [[0, 1], [−1, −γ]], so with additive
+noise the mean is e^{tA} x₀ (the Dirac-GAN has no gradient noise; σ = sqrt(η/B) = 0.1 models it).
+"""),
+    code("""
+game = gf.DiracGAN("wgan")
+field = stabilisers.stabilise(game, stabilisers.R1(1.0), population=True)
+seeds = 128 if QUICK else 4096
+keys = jax.random.split(jax.random.key(0), seeds)
+sde = continuous.SDE(field, continuous.ConstantDiffusion(0.1))
+x0 = game.make_state(1.0, 1.0)
+sol = continuous.sde_ensemble(sde, x0, 0.0, 5.0, dt=0.01, keys=keys, save_every=10)
+ts = np.asarray(sol.ts)
+paths = np.stack([np.asarray(sol.xs[0].theta), np.asarray(sol.xs[1].psi)], axis=-1)
+A = jnp.array([[0.0, 1.0], [-1.0, -1.0]])
+exact = np.asarray(jax.vmap(lambda t: jax.scipy.linalg.expm(t * A) @ jnp.ones(2))(jnp.asarray(ts)))
+print("max |ensemble mean − e^{tA}x0| =", float(np.abs(paths.mean(axis=0) - exact).max()))
+plotting.ensemble_plot(ts, paths, labels=["θ", "ψ"], reference=exact,
+                       reference_label="e^(tA) x0", title=f"R1 Dirac-GAN SDE, {seeds} paths")
+"""),
+    md("""
+## Deterministic weak-error orders
+
+Full batch: simultaneous GD is order 1 against the gradient flow and order 2 against the modified
+equation b − (η/2)Jb (eq. 13); alternating GD is order 2 against b + ηb₁ (eq. 10).
+"""),
+    code("""
+game = gf.DiracGAN("gan")
+field = stabilisers.stabilise(game, stabilisers.R1(1.0), population=True)
+x0 = game.make_state(1.0, 1.0)
+etas = 0.1 / 2.0 ** np.arange(3 if QUICK else 6)
+results = {
+    "simultaneous vs flow": analysis.deterministic_weak_error(
+        lambda x, eta: analysis.simultaneous_update(field, x, eta=eta), field, x0, etas, 2.0),
+    "alternating vs eq. 10": analysis.deterministic_weak_error(
+        lambda x, eta: analysis.alternating_update(field, x, eta=eta), field, x0, etas, 2.0,
+        modified="alternating"),
+}
+for name, res in results.items():
+    print(f"{name}: slope {float(res.slope):.3f}, CI {np.round(np.asarray(res.ci), 3)}")
+plotting.weak_error_plot(results, title="R1 Dirac-GAN, T = 2")
+"""),
+]
+
+NOTEBOOK_CELLS = {
+    "01_dirac_gan.ipynb": DIRAC,
+    "02_nagarajan_kolter.ipynb": NK,
+    "03_sde_and_weak_error.ipynb": SDE,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook(cells=NOTEBOOK_CELLS[name])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"  # stable ids: regenerating gives identical files
+    return nb
+
+
+def render(name: str) -> str:
+    return nbformat.writes(build(name)) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name in NOTEBOOK_CELLS:
+        (NOTEBOOKS / name).write_text(render(name), encoding="utf-8")
+        print(f"wrote {NOTEBOOKS / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
