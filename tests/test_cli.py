@@ -198,3 +198,41 @@ def test_python_dash_m_ganflow_entry_point():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "nosuch" in res.stderr and "spectra" in res.stderr
+
+
+def _check_value(report: str, label: str) -> float:
+    line = next(line for line in report.splitlines() if line.startswith(f"| {label}"))
+    return float(line.rstrip(" |").rsplit("|", 1)[1])
+
+
+def test_sde_section_matches_the_exact_mean(tmp_path):
+    """R1 Dirac-GAN with the WGAN loss is linear, b = Ax, A = [[0, 1], [−1, −1]]: the ODE solve
+    equals e^{tA}x0 and the Euler–Maruyama ensemble mean equals (I + dt A)^k x0 up to Monte Carlo
+    error."""
+    assert _cli.main(["--quick", "--out", str(tmp_path), "--only", "sde"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "| seeds finite at the end | 256 / 256 |" in report
+    z = _check_value(report, "max over t of \\|ensemble mean − (I + dt A)^k x0\\|")
+    assert z < 4.5  # max over 100 correlated |z| values of a correct mean
+    ode = _check_value(report, "max over t of \\|ODE solve")
+    assert ode < 1e-8
+    bias = _check_value(report, "max over t of \\|(I + dt A)^k x0 − e^(tA) x0\\|")
+    assert 1e-3 < bias < 2e-2  # the O(dt) weak error of Euler–Maruyama at dt = 0.01
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(tmp_path / "sde_ensemble.png")
+    assert img.ndim == 3 and float(img[..., :3].std()) > 0.05
+
+
+@pytest.mark.slow
+def test_every_section_quick(tmp_path):
+    """The default section list end to end in quick mode (atlas, sde and weak-error too)."""
+    assert _cli.main(["--quick", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    for name in _sections.SECTIONS:
+        assert f"| {name} | ok |" in report
+    weak = [line for line in report.splitlines() if line.startswith("| simultaneous |")
+            or line.startswith("| alternating |")]
+    assert len(weak) == 4 and all(line.rstrip(" |").endswith("yes") for line in weak)
+    assert {p.name for p in tmp_path.glob("*.png")} >= {"atlas.png", "sde_ensemble.png",
+                                                      "weak_error.png"}

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only these sections (repeat the flag or separate by commas)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
     parser.add_argument("--eta", type=float, default=RunConfig.eta,
-                        help=f"learning rate h of the discrete schemes (default: {RunConfig.eta})")
+                        help="learning rate h of the discrete schemes in the spectra section "
+                             f"(default: {RunConfig.eta})")
     return parser
 
 
