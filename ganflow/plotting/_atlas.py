@@ -3,9 +3,10 @@ rate), one heatmap per game."""
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from jaxtyping import ArrayLike, Float
 
 from ._common import new_figure, save
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def atlas_heatmap(
-    panels: Mapping[str, tuple[Sequence[str], Sequence[float], Any]],
+    panels: Mapping[str, tuple[Sequence[str], Sequence[float], Float[ArrayLike, "m e"]]],
     *,
     annotate: bool = True,
     title: str | None = None,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
+from jaxtyping import ArrayLike, Float
 
 from ._common import COLOURS, new_figure, save
 
@@ -32,7 +33,7 @@ def _as_ensemble(paths: Any) -> np.ndarray:
 
 
 def ensemble_plot(
-    ts: Any,
+    ts: Float[ArrayLike, " T"],
     paths: Any,
     *,
     labels: Sequence[str] | None = None,
