@@ -430,3 +430,15 @@ def test_diverging_sga_seed_is_reported_not_raised():
     assert sol.messages == ["success", "nonfinite"]
     r = np.hypot(np.asarray(sol.xs[0].theta[0, -1]), np.asarray(sol.xs[1].psi[0, -1]))
     np.testing.assert_allclose(r, np.sqrt(2) * (1 + 0.25) ** 20, rtol=1e-12)
+
+
+def test_gradient_noise_vjp_equals_per_example_factor(lq_data):
+    """The matrix-free σ dW (one VJP per player) equals √(η/B) Cᵀξ from the explicit per-example
+    factor of gf.noise_factor."""
+    noise = gc.GradientNoise(lq_example, lq_data, 0.1, 8)
+    xi = tuple(jax.random.normal(jax.random.key(i), (N_DATA,)) for i in (1, 2))
+    x = (jnp.array([0.3, -0.7]), jnp.array([1.1, 0.2]))
+    got = noise.apply(0.0, x, xi)
+    ref = gf.noise_factor(lq_example, x, lq_data).apply(xi)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(np.asarray(g), np.sqrt(0.1 / 8) * np.asarray(r), atol=1e-14)

@@ -259,6 +259,29 @@ class GradientNoise(AbstractDiffusion):
         return noise_factor(self.example_objective, x, self._batch(t))
 
     def apply(self, t, x, dw):
+        r"""$\sqrt{η/B}\,(C_θ^\top dW_θ, C_ω^\top dW_ω)$ without the (n, d) matrix of
+        per-example gradients: since $C^\top ξ = \tfrac{1}{\sqrt n}\sum_i ξ_i (g_i - \bar g)
+        = \tfrac{1}{\sqrt n}\sum_i (ξ_i - \bar ξ)\, g_i = ∇ \sum_i w_i \ell_i$ with
+        $w = (ξ - \bar ξ)/\sqrt n$, each player's noise is ONE vector–Jacobian product of its
+        per-example objectives $(\ell_i)_{i ≤ n}$ with the cotangent w: the cost of a gradient,
+        O(n + d) memory. Equal to `self.factor(t, x).apply(dw)` up to rounding (tested)."""
+        theta, omega = x
+        batch = self._batch(t)
+        obj = self.example_objective
+        n = self.n
         scale = jnp.sqrt(self.eta / self.batch_size)
-        out = self.factor(t, x).apply(dw)
-        return _tmap(lambda a: (scale * a).astype(a.dtype), out)
+
+        def weights(xi):
+            return (xi - jnp.mean(xi)) * (scale / jnp.sqrt(n))
+
+        def per_example(fn, which):
+            if which == 0:
+                return lambda th: jax.vmap(lambda e: fn(th, omega, e))(batch)
+            return lambda om: jax.vmap(lambda e: fn(theta, om, e))(batch)
+
+        _, pull_theta = jax.vjp(per_example(obj.generator_value, 0), theta)
+        _, pull_omega = jax.vjp(per_example(obj.discriminator_value, 1), omega)
+        dw_theta, dw_omega = dw
+        out_theta = pull_theta(weights(dw_theta).astype(dw_theta.dtype))[0]
+        out_omega = pull_omega(weights(dw_omega).astype(dw_omega.dtype))[0]
+        return out_theta, out_omega

@@ -68,31 +68,88 @@ def _normal_from_unit(f: Array, dtype) -> Array:
     return np.array(np.sqrt(2), dtype) * jax.scipy.special.erfinv(u)
 
 
-def counter_normals(key_data: Array, step: Array, num: int, dtype: Any) -> Array:
-    r"""`num` standard normals, a function of `(key_data, step)` only (see the module doc).
-
-    `key_data` is the uint32 pair of a threefry key (`jax.random.key_data(key)`), `step` a
-    non-negative integer. Vectorise over seeds with `jax.vmap`: the result is elementwise in the
-    key, so a vmapped call is one fused computation over the whole ensemble.
-    """
+def _normals_halves(k1: Array, k2: Array, step: Array, num: int, dtype: Any) -> list[Array]:
+    """Normals 0..num−1 of (k1, k2, step) along a LEADING axis, as a list of consecutive blocks
+    whose concatenation is the sequence (float32: the two words of each hash, numbers 0..h−1
+    then h..num−1; float64: one block). k1, k2 may carry trailing seed axes. Elementwise in the
+    key: any layout gives the same numbers."""
     dtype = jnp.dtype(dtype)
-    k1, k2 = key_data[..., 0], key_data[..., 1]
     step = jnp.asarray(step).astype(_U32)
+    extra = (1,) * jnp.ndim(k1)
     if dtype == jnp.float64:
-        j = jnp.arange(num, dtype=_U32)
+        j = jnp.arange(num, dtype=_U32).reshape((num,) + extra)
         w1, w2 = threefry2x32(k1, k2, step, j)
         bits = (w1.astype(jnp.uint64) << np.uint64(32)) | w2.astype(jnp.uint64)
         mant = (bits >> np.uint64(12)) | np.uint64(0x3FF0000000000000)
         f = jax.lax.bitcast_convert_type(mant, jnp.float64) - 1.0
-        return _normal_from_unit(f, np.float64)
+        return [_normal_from_unit(f, np.float64)]
     if dtype not in (jnp.float32, jnp.float16, jnp.bfloat16):
         raise ValueError(f"counter_normals supports floating dtypes only, got {dtype}")
     h = (num + 1) // 2
-    j = jnp.arange(h, dtype=_U32)
+    j = jnp.arange(h, dtype=_U32).reshape((h,) + extra)
     w1, w2 = threefry2x32(k1, k2, step, j)
-    bits = jnp.concatenate([w1, w2])[:num]
-    f = jax.lax.bitcast_convert_type((bits >> _U32(9)) | _U32(0x3F800000), jnp.float32) - 1.0
-    return _normal_from_unit(f, np.float32).astype(dtype)
+
+    def normal(w):
+        f = jax.lax.bitcast_convert_type((w >> _U32(9)) | _U32(0x3F800000), jnp.float32) - 1.0
+        return _normal_from_unit(f, np.float32).astype(dtype)
+
+    return [normal(w1), normal(w2[: num - h])]
+
+
+def _take(blocks: list[Array], start: int, size: int) -> Array:
+    """Rows start..start+size−1 of the concatenation of `blocks`, concatenating only what a
+    range actually spans (keeps XLA's loops fused)."""
+    parts, offset = [], 0
+    for b in blocks:
+        n = b.shape[0]
+        lo, hi = max(start, offset), min(start + size, offset + n)
+        if lo < hi:
+            parts.append(b[lo - offset : hi - offset])
+        offset += n
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+
+
+def counter_normals(key_data: Array, step: Array, num: int, dtype: Any) -> Array:
+    r"""`num` standard normals, a function of `(key_data, step)` only (see the module doc).
+
+    `key_data` is the uint32 pair of a threefry key (`jax.random.key_data(key)`), `step` a
+    non-negative integer. For a whole ensemble use `batch_tree_normals` (same numbers, laid out
+    with the seed axis innermost so that XLA vectorises over seeds).
+    """
+    blocks = _normals_halves(key_data[..., 0], key_data[..., 1], step, num, dtype)
+    return _take(blocks, 0, num)
+
+
+def _split_leaves(blocks: list[Array], structure: Any, seeds: tuple[int, ...]) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten(structure)
+    out, start = [], 0
+    for leaf in leaves:
+        size = int(np.prod(leaf.shape))
+        a = _take(blocks, start, size).reshape(tuple(leaf.shape) + seeds).astype(leaf.dtype)
+        if seeds:
+            a = jnp.moveaxis(a, -1, 0)
+        out.append(a)
+        start += size
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _structure_size_dtype(structure: Any) -> tuple[int, Any]:
+    leaves = jax.tree_util.tree_leaves(structure)
+    dtype = jnp.result_type(*[leaf.dtype for leaf in leaves])
+    return sum(int(np.prod(leaf.shape)) for leaf in leaves), dtype
+
+
+def batch_tree_normals(key_data: Array, step: Array, structure: Any, offset: int = 0) -> Any:
+    """`tree_normals` for a whole ensemble at once: `key_data` of shape (seeds, 2), leaves of
+    shape (seeds, ...). Bitwise `jax.vmap(tree_normals)` (elementwise in the key), but computed
+    seeds-innermost: on CPU the vmapped layout (seeds, few numbers) does not vectorise and was
+    3× slower (measured; see bench_sde.py)."""
+    if not jax.tree_util.tree_leaves(structure):
+        return structure
+    num, dtype = _structure_size_dtype(structure)
+    step = jnp.asarray(step).astype(_U32) + _U32(offset)
+    blocks = _normals_halves(key_data[:, 0], key_data[:, 1], step, num, dtype)  # (·, seeds)
+    return _split_leaves(blocks, structure, (key_data.shape[0],))
 
 
 def stream_key_data(key: PRNGKeyArray, stream: int) -> Array:
@@ -112,17 +169,12 @@ def tree_normals(key_data: Array, step: Array, structure: Any, offset: int = 0) 
     """Standard normals shaped like `structure` (a pytree of `jax.ShapeDtypeStruct`), drawn in
     one call: the leaves' numbers are consecutive counters of one step. `offset` shifts the step
     counter into a separate block (Lévy areas)."""
-    leaves, treedef = jax.tree_util.tree_flatten(structure)
-    if not leaves:
+    if not jax.tree_util.tree_leaves(structure):
         return structure
-    dtype = jnp.result_type(*[leaf.dtype for leaf in leaves])
-    sizes = [int(np.prod(leaf.shape)) for leaf in leaves]
-    z = counter_normals(key_data, jnp.asarray(step).astype(_U32) + _U32(offset), sum(sizes), dtype)
-    out, start = [], 0
-    for leaf, size in zip(leaves, sizes):
-        out.append(z[start : start + size].reshape(leaf.shape).astype(leaf.dtype))
-        start += size
-    return jax.tree_util.tree_unflatten(treedef, out)
+    num, dtype = _structure_size_dtype(structure)
+    step = jnp.asarray(step).astype(_U32) + _U32(offset)
+    blocks = _normals_halves(key_data[..., 0], key_data[..., 1], step, num, dtype)
+    return _split_leaves(blocks, structure, ())
 
 
 class CounterBrownianPath(AbstractBrownianPath):

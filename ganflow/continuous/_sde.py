@@ -46,7 +46,7 @@ from .._checks import (
 from ..dynamics import Objective, as_objective, modified_field, vector_field
 from ._diffusion import AbstractDiffusion, GradientNoise
 from ._ode import _check_times
-from ._random import STREAM_BROWNIAN, CounterBrownianPath, stream_key_data, tree_normals
+from ._random import STREAM_BROWNIAN, CounterBrownianPath, batch_tree_normals, stream_key_data
 from ._sharding import pad_seeds, seed_mesh, shard_seeds
 from ._solution import NONFINITE, SUCCESS, SDESolution, _first_nonfinite, _status_from_result
 
@@ -237,7 +237,9 @@ def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
     sqdt = jnp.sqrt(dt)
     drift = jax.vmap(lambda x: sde.drift(x, *sde.args))
     diffuse = jax.vmap(lambda x, w, t: sde.diffusion.apply(t, x, w), in_axes=(0, 0, None))
-    noise = jax.vmap(lambda kd, k: tree_normals(kd, k, structure), in_axes=(0, None))
+
+    def noise(kd, k):
+        return batch_tree_normals(kd, k, structure)
 
     def step(xs, k):
         t = t0 + k.astype(dtype) * dt

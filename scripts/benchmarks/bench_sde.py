@@ -11,8 +11,9 @@
    the fast path / diffrax sharded over 2 virtual devices (a subprocess with XLA_FLAGS).
 2. Ways of drawing the increments, each a full EM scan of the same ensemble (`noise_*`).
 3. One Euler–Maruyama step of the Cao–Guo SDE with the Σ factor on the MoG MLP GAN
-   (~35k parameters, B = 256): cost as a multiple of b0 (target ≤ 3×) and XLA's peak temporary
-   memory against one (B, d) per-example gradient matrix.
+   (~35k parameters, B = 256, n = B examples behind Σ̂): cost as a multiple of b0 (target ≤ 3×)
+   and XLA's peak temporary memory against one (B, d) per-example gradient matrix; σ dW by
+   ganflow's VJP form (no (B, d) matrix) and by the explicit per-example factor.
 
     python scripts/benchmarks/bench_sde.py [--quick]
 """
@@ -67,9 +68,17 @@ def hand_drift(th, ps):
     return ps * s, -th * s - GAMMA * ps
 
 
-def make_hand_scan(seeds, steps, dt, noise):
+def autodiff_drift(th, ps):
+    """ganflow's own drift (the game's b0 by autodiff, plus R1) on the batch."""
+    bt, bw = jax.vmap(r1_dirac_field())(
+        (gf.models.DiracGenerator(th), gf.models.LinearDiscriminator(ps))
+    )
+    return bt.theta, bw.psi
+
+
+def make_hand_scan(seeds, steps, dt, noise, drift=hand_drift):
     """A hand-written EM `lax.scan` over the batch (θ, ψ of shape (seeds,)); `noise(t)` returns
-    the step's two (seeds,) standard normals."""
+    the step's two (seeds,) standard normals; `drift` the closed form (default) or autodiff."""
     sq = jnp.float32(jnp.sqrt(dt))
 
     @jax.jit
@@ -77,7 +86,7 @@ def make_hand_scan(seeds, steps, dt, noise):
         def step(c, t):
             th, ps = c
             n1, n2 = noise(t)
-            b1, b2 = hand_drift(th, ps)
+            b1, b2 = drift(th, ps)
             return (th + dt * b1 + SIGMA * sq * n1, ps + dt * b2 + SIGMA * sq * n2), None
 
         return jax.lax.scan(step, (th, ps), jnp.arange(steps, dtype=jnp.uint32))[0]
@@ -152,6 +161,10 @@ def dirac_section(seeds, steps, dt, repeats):
         "ganflow_diffrax_counter_brownian": run_ganflow(method="diffrax", brownian="counter"),
         "hand_scan_same_counter_noise": make_hand_scan(
             seeds, steps, dt, noise_variants(seeds, keys)["fused_threefry_erfinv_ganflow"]
+        ),
+        "hand_scan_same_counter_noise_autodiff_drift": make_hand_scan(
+            seeds, steps, dt, noise_variants(seeds, keys)["fused_threefry_erfinv_ganflow"],
+            drift=autodiff_drift,
         ),
         "hand_scan_jax_random_normal_per_step": make_hand_scan(
             seeds, steps, dt, noise_variants(seeds, keys)["one_normal_call_per_step_not_per_seed"]
@@ -232,14 +245,30 @@ def mog_section(quick, repeats):
         return sde.drift(x, *sde.args)
 
     res = {}
-    for name, fn in [("b0", lambda: field_b0(x)), ("sde_drift_per_example_mean",
-                                                   lambda: drift_only(x)),
+    @jax.jit
+    def noise_only(x, k):
+        dw = gc._random.tree_normals(kd, k, structure)
+        return sde.diffusion.apply(0.0, x, dw)
+
+    @jax.jit
+    def factor_noise(x, k):  # the explicit (n, d) per-example factor, for comparison
+        dw = gc._random.tree_normals(kd, k, structure)
+        return sde.diffusion.factor(0.0, x).apply(dw)
+
+    for name, fn in [("b0", lambda: field_b0(x)),
+                     ("sde_drift_per_example_mean", lambda: drift_only(x)),
+                     ("sigma_dW_vjp", lambda: noise_only(x, jnp.uint32(5))),
+                     ("sigma_dW_explicit_factor", lambda: factor_noise(x, jnp.uint32(5))),
                      ("em_step_with_sigma_factor", lambda: em_step(x, jnp.uint32(5)))]:
         med, _ = timed(fn, repeats)
         res[name + "_ms"] = med * 1e3
     res["em_step_over_b0"] = res["em_step_with_sigma_factor_ms"] / res["b0_ms"]
+    res["em_step_over_per_example_b0"] = (
+        res["em_step_with_sigma_factor_ms"] / res["sde_drift_per_example_mean_ms"]
+    )
     mem = em_step.lower(x, jnp.uint32(5)).compile().memory_analysis()
     mem_b0 = field_b0.lower(x).compile().memory_analysis()
+    mem_f = factor_noise.lower(x, jnp.uint32(5)).compile().memory_analysis()
     itemsize = jnp.dtype(jnp.result_type(*jax.tree_util.tree_leaves(x))).itemsize
     bd = batch * d * itemsize
     res.update(
@@ -247,6 +276,7 @@ def mog_section(quick, repeats):
         batch=batch,
         peak_temp_bytes_em_step=int(mem.temp_size_in_bytes) if mem else None,
         peak_temp_bytes_b0=int(mem_b0.temp_size_in_bytes) if mem_b0 else None,
+        peak_temp_bytes_explicit_factor=int(mem_f.temp_size_in_bytes) if mem_f else None,
         one_B_by_d_matrix_bytes=int(bd),
     )
     if mem:
@@ -284,6 +314,8 @@ def main(argv=None):
     ratios = {
         "fast_path_over_hand_scan_same_noise": ns["ganflow_fast_path"]
         / ns["hand_scan_same_counter_noise"],
+        "fast_path_over_hand_scan_same_noise_same_autodiff_drift": ns["ganflow_fast_path"]
+        / ns["hand_scan_same_counter_noise_autodiff_drift"],
         "fast_path_over_hand_scan_jax_random": ns["ganflow_fast_path"]
         / ns["hand_scan_jax_random_normal_per_step"],
         "diffrax_unsafe_over_fast_path": ns["ganflow_diffrax_unsafe_brownian"]
