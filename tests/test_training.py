@@ -492,15 +492,16 @@ def test_lss_avoids_non_nash_point(getkey):
     eta = 0.1
     near0 = seeds_near(non_nash, getkey(), 0.01)
     d0 = np.hypot(near0[0], near0[1])
-    gda = tr.run(tr.SimultaneousGDA(b, eta), near0, 600, x_star=non_nash, tol=1e-8)
+    gda = tr.run(tr.SimultaneousGDA(b, eta), near0, 1500, x_star=non_nash, tol=1e-8)
     assert np.all(gda.converged)  # plain GDA is attracted to the non-Nash point
-    lsr = tr.run(tr.SimultaneousGDA(lss, eta), near0, 600, x_star=non_nash, tol=1e-8)
+    lss_scheme = tr.SimultaneousGDA(lss, eta)
+    lsr = tr.run(lss_scheme, near0, 1500, x_star=non_nash, tol=1e-8)
     assert not np.any(lsr.converged)
     # repelled: every seed ends ≥ 5× farther than it started (LSS then rests at points where
     # b ≠ 0 and its correction cancels b — not critical points of the game)
     assert np.all(np.asarray(lsr.final_distance) > np.maximum(5 * d0, 0.2))
     near3 = seeds_near(nash, getkey(), 0.01)
-    lsn = tr.run(tr.SimultaneousGDA(lss, eta), near3, 3000, x_star=nash, tol=1e-8)
+    lsn = tr.run(lss_scheme, near3, 1500, x_star=nash, tol=1e-8)
     assert np.all(lsn.converged)
 
 
@@ -637,7 +638,7 @@ def test_cgd_general_field_uses_gmres():
     eta = 0.4
     cgd = tr.CompetitiveGD(b, eta)
     assert not cgd.symmetric
-    s = cgd.step(cgd.init(x))
+    s = eqx.filter_jit(cgd.step)(cgd.init(x))
     J = np.asarray(gf.jacobian(b, x))
     M = np.array([[1.0, -eta * J[0, 1]], [-eta * J[1, 0], 1.0]])
     delta = np.linalg.solve(M, eta * flat(b(x)))
