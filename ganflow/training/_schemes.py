@@ -26,6 +26,7 @@ import lineax as lx
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
+from .._custom_types import Field, ScalarLike, State
 from ..dynamics import GameField, Objective, as_objective, vector_field
 from ..games import AbstractGame
 
@@ -178,7 +179,7 @@ class AbstractScheme(eqx.Module):
         return optax.apply_updates(x[player], updates), opt_state
 
     # -- public ------------------------------------------------------------------------------
-    def init(self, x0: Any, opt_state: Any = None, data: Any = None) -> TrainState:
+    def init(self, x0: State, opt_state: Any = None, data: Any = None) -> TrainState:
         """The state at x0. `opt_state` (optional, e.g. to resume) is checked against the
         optimisers: a wrong structure is a `ValueError` before anything compiles."""
         theta, omega = check_state(x0, "x0")
@@ -259,7 +260,7 @@ class SimultaneousGDA(AbstractScheme):
     optimizers: tuple[Any, Any]
     sampler: Callable[[Any], Any] | None
 
-    def __init__(self, field, optimizer=1e-2, sampler=None):
+    def __init__(self, field: Field, optimizer: Any = 1e-2, sampler: Callable | None = None):
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
 
     def _advance(self, state, args):
@@ -286,7 +287,14 @@ class AlternatingGDA(AbstractScheme):
     n_d: int = eqx.field(static=True)
     n_g: int = eqx.field(static=True)
 
-    def __init__(self, field, optimizer=1e-2, sampler=None, n_d: int = 1, n_g: int = 1):
+    def __init__(
+        self,
+        field: Field,
+        optimizer: Any = 1e-2,
+        sampler: Callable | None = None,
+        n_d: int = 1,
+        n_g: int = 1,
+    ):
         self.n_d = check_int_at_least("n_d", n_d, 1)
         self.n_g = check_int_at_least("n_g", n_g, 1)
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
@@ -314,7 +322,7 @@ class Extragradient(AbstractScheme):
     optimizers: tuple[Any, Any]
     sampler: Callable[[Any], Any] | None
 
-    def __init__(self, field, optimizer=1e-2, sampler=None):
+    def __init__(self, field: Field, optimizer: Any = 1e-2, sampler: Callable | None = None):
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
 
     def _num_evals(self):
@@ -341,7 +349,7 @@ class OptimisticGDA(AbstractScheme):
     optimizers: tuple[Any, Any]
     sampler: Callable[[Any], Any] | None
 
-    def __init__(self, field, optimizer=1e-2, sampler=None):
+    def __init__(self, field: Field, optimizer: Any = 1e-2, sampler: Callable | None = None):
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
 
     def _init_extra(self, x0):
@@ -382,7 +390,14 @@ class CompetitiveGD(AbstractScheme):
     symmetric: bool = eqx.field(static=True)
 
     def __init__(
-        self, field, eta, optimizer=None, sampler=None, rtol=1e-10, max_steps=100, symmetric=None
+        self,
+        field: Field,
+        eta: ScalarLike,
+        optimizer: Any = None,
+        sampler: Callable | None = None,
+        rtol: float = 1e-10,
+        max_steps: int = 100,
+        symmetric: bool | None = None,
     ):
         self.eta = check_positive("eta", eta)
         self.field, self.optimizers, self.sampler = _common(
@@ -454,7 +469,14 @@ class Unrolled(AbstractScheme):
     unroll_lr: Any
     k: int = eqx.field(static=True)
 
-    def __init__(self, target, k: int = 1, unroll_lr=None, optimizer=1e-2, sampler=None):
+    def __init__(
+        self,
+        target: Any,
+        k: int = 1,
+        unroll_lr: ScalarLike | None = None,
+        optimizer: Any = 1e-2,
+        sampler: Callable | None = None,
+    ):
         self.k = check_int_at_least("k", k, 0)
         if isinstance(target, AbstractGame):
             raise ValueError(
@@ -544,7 +566,7 @@ class EMA(AbstractScheme):
     scheme: AbstractScheme
     decay: Any
 
-    def __init__(self, scheme: AbstractScheme, decay=0.999):
+    def __init__(self, scheme: AbstractScheme, decay: float = 0.999):
         if not isinstance(scheme, AbstractScheme):
             raise ValueError(f"scheme must be a training scheme, got {type(scheme).__name__}")
         self.scheme = scheme
