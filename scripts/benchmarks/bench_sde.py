@@ -296,6 +296,7 @@ def main(argv=None):
             "game": "Dirac-GAN, GAN loss, R1 γ=1", "diffusion": f"constant additive σ={SIGMA}",
             "dt": dt, "steps": steps, "seeds": seeds, "dtype": "float32",
             "jax": jax.__version__, "devices": jax.device_count(),
+            "load_average_at_start": os.getloadavg(),
         }
     }
     ns, compile_s, noise = dirac_section(seeds, steps, dt, repeats)
