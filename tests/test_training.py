@@ -612,14 +612,16 @@ def test_stabilised_fields_drive_schemes(getkey):
 
     game = gf.DiracGAN("wgan")
     xs = game.equilibrium()
-    # R1 through stabilise(): same spectrum as the closed form −γ/2 ± sqrt(γ²/4 − 1)
-    b = st.stabilise(game, st.R1(1.0), population=True)
+    # R1 and R2 through stabilise(): on the Dirac-GAN both have the spectrum −γ/2 ± sqrt(γ²/4 − 1)
     lam = -0.5 + np.array([1, -1]) * np.sqrt(complex(0.25 - 1.0))
-    assert rho(tr.SimultaneousGDA(b, 0.3), xs) == pytest.approx(
-        np.max(np.abs(1 + 0.3 * lam)), rel=1e-12
-    )
-    sol = tr.run(tr.SimultaneousGDA(b, 0.3), seeds_near(xs, getkey(), 0.1), 400, x_star=xs)
-    assert np.all(sol.converged)
+    x0s = seeds_near(xs, getkey(), 0.1)
+    for reg in (st.R1(1.0), st.R2(1.0)):
+        b = st.stabilise(game, reg, population=True)
+        assert rho(tr.SimultaneousGDA(b, 0.3), xs) == pytest.approx(
+            np.max(np.abs(1 + 0.3 * lam)), rel=1e-12
+        )
+        sol = tr.run(tr.SimultaneousGDA(b, 0.3), x0s, 400, x_star=xs)
+        assert np.all(sol.converged)
     # weight clipping is applied after every step
     clip = st.stabilise(game, st.WeightClipping(0.05), population=True)
     s = tr.SimultaneousGDA(clip, 0.5).step(
