@@ -18,6 +18,11 @@ $d = 2f''(0)/5$ (Nagarajan–Kolter §4, with $E x^2 = 1/3$, $E x^4 = 1/5$ for U
   $θ' = θ + h c ω'$, so $F' = \begin{pmatrix} 1 - h^2c^2 & hc(1 + hd) \\ -hc & 1 + hd
   \end{pmatrix}$ with trace $2 - h^2c^2 + hd$ and determinant $1 + hd$: on the unit circle when
   d = 0 and $hc < 2$ (Dirac: $1 - α^2/2 ± \sqrt{(1 - α^2/2)^2 - 1}$, α = h f′(0)).
+
+**atlas** (issue 3): `convergence_atlas` on a small grid, table and heatmaps. **sde** (issue 4):
+an Euler–Maruyama ensemble of the R1-regularised Dirac-GAN SDE (Cao–Guo eq. 9 with additive
+noise) against its exact mean. **weak-error** (issue 4): the deterministic orders of simultaneous
+and alternating GD on the R1 Dirac-GAN (Cao–Guo Theorems 1, 2; eqs. 10, 13).
 """
 
 import dataclasses
