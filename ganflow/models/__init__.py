@@ -1,10 +1,10 @@
 """Generators and discriminators (equinox Modules holding only their parameters)."""
 
 from ._models import (
+    MLP as MLP,
     DiracGenerator as DiracGenerator,
     Linear as Linear,
     LinearDiscriminator as LinearDiscriminator,
-    MLP as MLP,
     QuadraticDiscriminator as QuadraticDiscriminator,
     QuadraticLogistic as QuadraticLogistic,
 )
