@@ -338,7 +338,7 @@ def test_higher_order_and_adaptive_solvers():
     Q = np.diag([0.0, 0.09])
     T = 2.0
     m, P = sde_moments(A, np.zeros(2), Q, np.array([1.0, 0.0]), T)
-    S = 1000
+    S = 600
     keys = jax.random.split(jax.random.key(4), S)
     for solver, brownian, kw in [
         (diffrax.SRA1(), "counter", {}),
@@ -414,10 +414,9 @@ def test_blow_up_is_reported_per_seed(method):
         sde, (x0[0][2], x0[1][2]), 0.0, 1.0, dt=0.01, key=keys[2], save_every=10, method=method
     )
     np.testing.assert_allclose(np.asarray(alone.xs[0]), np.asarray(sol.xs[0][2]), atol=1e-14)
-    with pytest.raises(Exception, match="ensemble member failed"):
-        gc.sde_ensemble(
-            sde, x0, 0.0, 1.0, dt=0.01, keys=keys, batched_x0=True, method=method, throw=True
-        )
+    if method == "scan":  # throw=True: one compile is enough (the check is shared)
+        with pytest.raises(Exception, match="ensemble member failed"):
+            gc.sde_ensemble(sde, x0, 0.0, 1.0, dt=0.01, keys=keys, batched_x0=True, throw=True)
 
 
 def test_diverging_sga_seed_is_reported_not_raised():
