@@ -100,7 +100,7 @@ b = game.vector_field(population=True)
 x_star = game.equilibrium()
 J = np.asarray(analysis.eigenvalues(b, x_star))
 update = {}
-for h, n_d in ((0.5, 1), (1.0, 2)):
+for h, n_d in ((0.5, 1),) if QUICK else ((0.5, 1), (1.0, 2), (0.25, 5)):
     sim = analysis.update_stability(b, x_star, eta=h)
     alt = analysis.update_stability(b, x_star, eta=h, scheme="alternating", n_d=n_d)
     alpha = np.sqrt(n_d) * h * 0.5

@@ -251,11 +251,12 @@ def spectra_section(config: RunConfig, out_dir: Path) -> SectionResult:
     h = config.eta
     rows, figures, mismatches = [], [], []
     games = _games()
-    sims = iter(_simulate([cls(loss) for cls, _ in games.values() for loss in LOSSES], config))
+    losses = ("gan", "wgan") if config.quick else LOSSES  # quick: a smoke run
+    sims = iter(_simulate([cls(loss) for cls, _ in games.values() for loss in losses], config))
     for game_name, (cls, labels) in games.items():
-        traj_fig, traj_axes = new_figure(1, len(LOSSES), size=(4.4 * len(LOSSES), 5.0))
-        spec_fig, spec_axes = new_figure(2, len(LOSSES), size=(4.4 * len(LOSSES), 8.6))
-        for j, loss_name in enumerate(LOSSES):
+        traj_fig, traj_axes = new_figure(1, len(losses), size=(4.4 * len(losses), 5.0))
+        spec_fig, spec_axes = new_figure(2, len(losses), size=(4.4 * len(losses), 8.6))
+        for j, loss_name in enumerate(losses):
             game = cls(loss_name)
             b = game.vector_field(population=True)
             x_star = game.equilibrium()
