@@ -46,7 +46,12 @@ from .._checks import (
 from ..dynamics import Objective, as_objective, modified_field, vector_field
 from ._diffusion import AbstractDiffusion, GradientNoise
 from ._ode import _check_times
-from ._random import STREAM_BROWNIAN, CounterBrownianPath, batch_tree_normals, stream_key_data
+from ._random import (
+    STREAM_BROWNIAN,
+    CounterBrownianPath,
+    batch_tree_normals_block,
+    stream_key_data,
+)
 from ._sharding import pad_seeds, seed_mesh, shard_seeds
 from ._solution import NONFINITE, SUCCESS, SDESolution, _first_nonfinite, _status_from_result
 
@@ -223,6 +228,12 @@ def _check_solver(solver: Any, diffusion: AbstractDiffusion) -> None:
 # the fast path
 
 
+def _noise_block(save_every: int, target: int = 10) -> int:
+    """Steps whose noise is drawn per fused call: the largest divisor of `save_every` that is
+    ≤ `target` (K ≈ 10 measured ≈25% faster than K = 1 on CPU; larger K slower again)."""
+    return max(k for k in range(1, min(target, save_every) + 1) if save_every % k == 0)
+
+
 @eqx.filter_jit
 def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
     num = keys.shape[0]
@@ -238,19 +249,25 @@ def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
     drift = jax.vmap(lambda x: sde.drift(x, *sde.args))
     diffuse = jax.vmap(lambda x, w, t: sde.diffusion.apply(t, x, w), in_axes=(0, 0, None))
 
-    def noise(kd, k):
-        return batch_tree_normals(kd, k, structure)
+    def noise(kd, ks):  # a block of K steps in one fused call: leaves (K, seeds, ...)
+        return batch_tree_normals_block(kd, ks, structure)
 
-    def step(xs, k):
+    def step(xs, k_z):
+        k, z = k_z
         t = t0 + k.astype(dtype) * dt
-        dw = _tmap(lambda z: z * sqdt, noise(key_data, k))
+        dw = _tmap(lambda a: a * sqdt, z)
         b = drift(xs)
         s = diffuse(xs, dw, t)
         return _tmap(lambda x, bb, ss: x + dt * bb + ss, xs, b, s), None
 
+    nblock = _noise_block(save_every)
+
+    def chunk(xs, ks):
+        return jax.lax.scan(step, xs, (ks, noise(key_data, ks)))[0], None
+
     def block(xs, i):
         ks = i * save_every + jnp.arange(save_every, dtype=jnp.int32)
-        xs, _ = jax.lax.scan(step, xs, ks)
+        xs, _ = jax.lax.scan(chunk, xs, ks.reshape(save_every // nblock, nblock))
         return xs, xs
 
     _, saved = jax.lax.scan(block, xs0, jnp.arange(n_saves, dtype=jnp.int32))
