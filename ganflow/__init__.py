@@ -39,6 +39,8 @@ from .dynamics import (
     noise_factor as noise_factor,
     per_example_grads as per_example_grads,
     ravel_state as ravel_state,
+    self_jvp as self_jvp,
+    self_vjp as self_vjp,
     simultaneous_correction as simultaneous_correction,
     split_index as split_index,
     vector_field as vector_field,

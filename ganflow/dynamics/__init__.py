@@ -18,6 +18,8 @@ from ._field import (
     mixed_theta_omega as mixed_theta_omega,
     modified_field as modified_field,
     ravel_state as ravel_state,
+    self_jvp as self_jvp,
+    self_vjp as self_vjp,
     simultaneous_correction as simultaneous_correction,
     split_index as split_index,
     vector_field as vector_field,

@@ -143,45 +143,53 @@ def jacobian(
     return cols.T
 
 
-def _theta_part(tree: Any) -> Any:
-    return tree[0]
-
-
-def _split_tangents(b: Any) -> tuple[Any, Any]:
-    """(b_θ, 0) and (0, b_ω)."""
-    return (b[0], _zeros_like(b[1])), (_zeros_like(b[0]), b[1])
-
-
 def b1(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
     r"""The drift correction of alternating GDA (Cao–Guo eq. 10; MATH.md):
 
     $$b_1 = -\tfrac12 J b - (∇_ω g_θ \, g_ω, 0),$$
 
     written for any field $b = (b_θ, b_ω)$ as $b_1 = -\tfrac12 J b + (∂_ω b_θ\, b_ω, 0)$, which
-    for $b = b_0$ is the paper's formula. With $v_1 = J(b_θ, 0)$ and $v_2 = J(0, b_ω)$ (one
-    linearisation, two tangents): $b_1 = (-\tfrac12 v_{1θ} + \tfrac12 v_{2θ},\;
-    -\tfrac12 v_{1ω} - \tfrac12 v_{2ω})$.
+    for $b = b_0$ is the paper's formula. Rearranged per player,
+
+    $$b_{1,θ} = -\tfrac12\,[J\,(b_θ, -b_ω)]_θ, \qquad b_{1,ω} = -\tfrac12\,[J\,(b_θ, b_ω)]_ω,$$
+
+    so each player's part costs one linearisation of that player's part of the field and one
+    application of it (about 3× b0 on an MLP GAN; `scripts/benchmarks/bench_dynamics.py`).
     """
     return _field_and_b1(field, x, *args)[1]
 
 
 def _field_and_b1(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
-    """(b(x), b1(x)) sharing one linearisation."""
+    """(b(x), b1(x)) from one linearisation of each player's part of the field."""
+    check_state(x)
+    fn = _checked_field_fn(field, x, args)
+    b_theta, j_theta = jax.linearize(lambda y: fn(y)[0], x)
+    b_omega, j_omega = jax.linearize(lambda y: fn(y)[1], x)
+    half = lambda tree: _tmap(lambda a: -0.5 * a, tree)  # noqa: E731
+    b1_theta = half(j_theta((b_theta, _tmap(jnp.negative, b_omega))))
+    b1_omega = half(j_omega((b_theta, b_omega)))
+    return (b_theta, b_omega), (b1_theta, b1_omega)
+
+
+def self_jvp(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
+    r"""$(b(x),\, J(x)\,b(x))$ from one linearisation (cheaper than `b` then `jvp`)."""
     b, jmap = linearize(field, x, *args)
-    t1, t2 = _split_tangents(b)
-    v = jax.vmap(jmap)(_tmap(lambda a, c: jnp.stack([a, c]), t1, t2))
-    v1 = _tmap(lambda a: a[0], v)
-    v2 = _tmap(lambda a: a[1], v)
-    theta = _tmap(lambda p, q: 0.5 * (q - p), v1[0], v2[0])
-    omega = _tmap(lambda p, q: -0.5 * (p + q), v1[1], v2[1])
-    return b, (theta, omega)
+    return b, jmap(b)
+
+
+def self_vjp(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
+    r"""$(b(x),\, J(x)^\top b(x))$ from one `jax.vjp` (the consensus direction
+    $∇\tfrac12\|b\|^2$ when b = b0 of a zero-sum game)."""
+    check_state(x)
+    b, pullback = jax.vjp(_checked_field_fn(field, x, args), x)
+    return b, pullback(b)[0]
 
 
 def simultaneous_correction(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
     r"""$-\tfrac12 J b$: the first-order correction of simultaneous GDA (Cao–Guo Remark 1,
     eq. 13), one JVP."""
-    b, jmap = linearize(field, x, *args)
-    return _tmap(lambda a: -0.5 * a, jmap(b))
+    _, jb = self_jvp(field, x, *args)
+    return _tmap(lambda a: -0.5 * a, jb)
 
 
 class ModifiedField(eqx.Module):
@@ -204,8 +212,8 @@ class ModifiedField(eqx.Module):
 
     def __call__(self, x: Any, *args: Any) -> tuple[Any, Any]:
         if self.scheme == "simultaneous":
-            b, jmap = linearize(self.field, x, *args)
-            return _axpy(-0.5 * self.eta, jmap(b), b)
+            b, jb = self_jvp(self.field, x, *args)
+            return _axpy(-0.5 * self.eta, jb, b)
         b, corr = _field_and_b1(self.field, x, *args)
         return _axpy(self.eta, corr, b)
 

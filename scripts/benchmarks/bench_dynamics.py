@@ -1,6 +1,7 @@
 """Cost of the dynamics layer on an MLP GAN of ~35k parameters, batch 256 (issue 2).
 
-Prints JSON: the cost of J·b0, Jᵀ·b0, an HVP of each player's block, b1 and −(η/2)J b0 as ratios
+Prints JSON: the cost of J·b0 and Jᵀ·b0 (b0 included: `gf.self_jvp`, `gf.self_vjp`), of J·u and
+Jᵀ·u for a given u, an HVP of each player's block, b1 and −(η/2)J b0 as ratios
 to the cost of b0, and b0 against a hand-written pair of `jax.grad` calls, all measured
 round-robin in one run. Targets: each derivative ≤ 3×, b1 ≤ 4×, b0 ≤ 1.1× the hand-written pair.
 
@@ -44,9 +45,9 @@ def main(argv=None):
     fns = {
         "hand_written_pair": jax.jit(hand_written),
         "b0": jax.jit(lambda x, d, z: b(x, d, z)),
-        "J_b0": jax.jit(lambda x, d, z: gf.jvp(b, x, b(x, d, z), d, z)),
+        "J_b0": jax.jit(lambda x, d, z: gf.self_jvp(b, x, d, z)),
         "J_u": jax.jit(lambda x, u, d, z: gf.jvp(b, x, u, d, z)),
-        "JT_b0": jax.jit(lambda x, d, z: gf.vjp(b, x, b(x, d, z), d, z)),
+        "JT_b0": jax.jit(lambda x, d, z: gf.self_vjp(b, x, d, z)),
         "JT_u": jax.jit(lambda x, u, d, z: gf.vjp(b, x, u, d, z)),
         "hvp_theta": jax.jit(lambda x, u, d, z: gf.hvp_theta(phi, x, u[0], d, z)),
         "hvp_omega": jax.jit(lambda x, u, d, z: gf.hvp_omega(phi, x, u[1], d, z)),
