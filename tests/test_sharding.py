@@ -55,8 +55,18 @@ def run_all(shard=None):
         game, game.make_state(jnp.linspace(0.5, 1.5, 20), jnp.ones(20)), 0.1, 4, 10, keys,
         scheme="alternating", batched_x0=True, shard=shard,
     )
+    import optax
+
+    r1_field = gf.stabilise(game, gf.R1(1.0), population=True)
+    x0s = jax.vmap(game.init)(jax.random.split(jax.random.key(3), 20))
+    train = gf.training.run(
+        gf.training.AlternatingGDA(r1_field, optax.sgd(0.1)), x0s, 40, save_every=10,
+        x_star=game.equilibrium(), shard=shard,
+    )
     shards = len(scan.xs[0].theta.sharding.device_set)
     return {
+        "train": np.asarray(train.xs[1].psi),
+        "train_status": np.asarray(train.status),
         "scan": np.asarray(scan.xs[0].theta),
         "diffrax": np.asarray(dfx.xs[1].psi),
         "sga": np.asarray(sga.xs[0].theta),
@@ -78,6 +88,6 @@ def test_eight_devices_equal_one(tmp_path):
     assert "SHARDS 8" in proc.stdout, proc.stdout
     sharded = np.load(path)
     single = run_all(shard=False)
-    for name in ("scan", "diffrax", "sga", "status"):
+    for name in ("scan", "diffrax", "sga", "status", "train", "train_status"):
         np.testing.assert_allclose(sharded[name], single[name], rtol=0, atol=1e-12, err_msg=name)
     assert np.all(single["status"] == 0)

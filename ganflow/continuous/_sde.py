@@ -52,7 +52,7 @@ from ._random import (
     batch_tree_normals_block,
     stream_key_data,
 )
-from ._sharding import pad_seeds, seed_mesh, shard_seeds
+from ._sharding import prepare_seeds
 from ._solution import NONFINITE, SUCCESS, SDESolution, _first_nonfinite, _status_from_result
 
 _tmap = jax.tree_util.tree_map
@@ -315,22 +315,7 @@ def _diffrax_ensemble(sde, x0, keys, t0, t1, dt, ts, solver, brownian, controlle
 
 
 def _prepare_seeds(keys: Any, x0: Any, batched: bool, shard: bool | None) -> tuple[Any, Any, int]:
-    """Pads the seeds to a multiple of the device count and shards them (and a batched x0)
-    over all devices when `shard` (default: more than one device)."""
-    devices = jax.devices()
-    shard = len(devices) > 1 if shard is None else bool(shard)
-    num = keys.shape[0]
-    pad = pad_seeds(num, len(devices)) if shard else 0
-    if pad:
-        keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)])
-        if batched:
-            x0 = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), x0)
-    if shard:
-        mesh = seed_mesh(devices)
-        keys = shard_seeds(keys, mesh)
-        if batched:
-            x0 = shard_seeds(x0, mesh)
-    return keys, x0, pad
+    return prepare_seeds(keys, x0, batched, shard)
 
 
 def _finish(ts, xs, status, result, num, pad, throw, method) -> SDESolution:

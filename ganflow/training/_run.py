@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._checks import check_int_at_least, check_positive, check_state
+from ..continuous._sharding import prepare_seeds
 from ._schemes import AbstractScheme, TrainState
 
 _tmap = jax.tree_util.tree_map
@@ -171,6 +172,7 @@ def run(
     tol: float = 1e-8,
     blowup: float = 1e6,
     throw: bool = False,
+    shard: bool | None = None,
 ) -> RunSolution:
     r"""Runs `scheme` for `num_steps` steps from each initial state in `x0s` (leaves with a
     leading seed axis S), vmapped over seeds, compiled once.
@@ -182,7 +184,10 @@ def run(
     - `x_star`: a known equilibrium: the run reports distances to it, and a seed is CONVERGED
       when its final distance is ≤ `tol`. Without it, CONVERGED means the last step moved ≤ `tol`;
     - a seed whose state is non-finite or exceeds `blowup` (max-norm) is frozen and DIVERGED;
-    - `throw=True` raises (`eqx.error_if`, at run time) if any seed diverged.
+    - `throw=True` raises (`eqx.error_if`, at run time) if any seed diverged;
+    - `shard`: shard the seed axis over all devices with `jax.sharding` (default: when more than
+      one device is present; on CPU set `XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`
+      before importing jax to get one device per core). Results are bitwise those of one device.
 
     ```python
     sol = run(SimultaneousGDA(b, optax.sgd(0.1)), x0s, 1000, x_star=game.equilibrium())
@@ -210,7 +215,12 @@ def run(
     keys = jax.random.split(key, num_seeds) if key is not None else None
     # check the scheme against one seed's state at trace time (before compiling the loop)
     jax.eval_shape(lambda x: scheme.init(x), _tmap(lambda a: a[0], tuple(x0s)))
-    return _run_jit(scheme, tuple(x0s), keys, num_steps, save_every, x_star, tol, blowup, throw)
+    keys, x0s, pad = prepare_seeds(keys, tuple(x0s), True, shard)
+    sol = _run_jit(scheme, x0s, keys, num_steps, save_every, x_star, tol, blowup, throw)
+    if pad:  # drop the padding seeds (every leaf but ts has the seed axis first)
+        trimmed = _tmap(lambda a: a[:num_seeds], sol)
+        sol = eqx.tree_at(lambda s: s.ts, trimmed, sol.ts)
+    return sol
 
 
 @eqx.filter_jit
