@@ -115,6 +115,10 @@ def test_unrolled_cgd_ttur_ema_by_hand():
     sch = tr.Unrolled(lambda t, w: t * w, k=1, unroll_lr=alpha, optimizer=eta)
     s = sch.step(sch.init(x0))
     np.testing.assert_allclose(flat(s.x), [th - eta * (om + 2 * alpha * th), om + eta * th])
+    # without the second-order term the generator steps along −∂_θ L at ω1: dL/dθ = ω + αθ
+    fo = tr.Unrolled(lambda t, w: t * w, k=1, unroll_lr=alpha, optimizer=eta, second_order=False)
+    np.testing.assert_allclose(flat(fo.step(fo.init(x0)).x),
+                               [th - eta * (om + alpha * th), om + eta * th])
     # k = 0 is simultaneous GDA
     s0 = tr.Unrolled(lambda t, w: t * w, k=0, unroll_lr=alpha, optimizer=eta)
     np.testing.assert_allclose(flat(s0.step(s0.init(x0)).x), [th - eta * om, om + eta * th])

@@ -468,6 +468,7 @@ class Unrolled(AbstractScheme):
     sampler: Callable[[Any], Any] | None
     unroll_lr: Any
     k: int = eqx.field(static=True)
+    second_order: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -476,8 +477,10 @@ class Unrolled(AbstractScheme):
         unroll_lr: ScalarLike | None = None,
         optimizer: Any = 1e-2,
         sampler: Callable | None = None,
+        second_order: bool = True,
     ):
         self.k = check_int_at_least("k", k, 0)
+        self.second_order = bool(second_order)
         if isinstance(target, AbstractGame):
             raise ValueError(
                 "Unrolled needs an Objective (e.g. game.objective()) or a stabilised field with "
@@ -508,6 +511,10 @@ class Unrolled(AbstractScheme):
     def generator_direction(self, x: Any, *args: Any) -> Any:
         """$-\\frac{d}{dθ} L_G(θ, ω_k(θ, ω))$."""
         theta, omega = x
+
+        if not self.second_order:
+            omega_k = jax.lax.stop_gradient(self.unrolled_omega(theta, omega, *args))
+            return _neg(jax.grad(self.objective.generator_value)(theta, omega_k, *args))
 
         def surrogate(t):
             return self.objective.generator_value(t, self.unrolled_omega(t, omega, *args), *args)

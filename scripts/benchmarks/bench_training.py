@@ -62,6 +62,12 @@ def build(width: int, batch: int):
         "unrolled_1": tr.Unrolled(game.objective(), 1, eta, eta, sampler),
         "unrolled_3": tr.Unrolled(game.objective(), 3, eta, eta, sampler),
         "unrolled_5": tr.Unrolled(game.objective(), 5, eta, eta, sampler),
+        "unrolled_1_first_order": tr.Unrolled(game.objective(), 1, eta, eta, sampler,
+                                              second_order=False),
+        "unrolled_3_first_order": tr.Unrolled(game.objective(), 3, eta, eta, sampler,
+                                              second_order=False),
+        "unrolled_5_first_order": tr.Unrolled(game.objective(), 5, eta, eta, sampler,
+                                              second_order=False),
         "cgd": tr.CompetitiveGD(b0, eta, sampler=sampler, rtol=1e-6, max_steps=50),
     }
     x0 = game.init(jax.random.key(0))
@@ -200,6 +206,11 @@ def main(argv=None) -> dict:
         "targets": {
             "consensus_le_3x": None if ratio("consensus") is None else ratio("consensus") <= 3.0,
             "nk_le_3x": None if ratio("nk") is None else ratio("nk") <= 3.0,
+            "unrolled_k_first_order_vs_k_plus_1": {
+                k: ratio(f"unrolled_{k}_first_order")
+                for k in (1, 3, 5)
+                if ratio(f"unrolled_{k}_first_order") is not None
+            },
             "unrolled_k_vs_k_plus_1": {
                 k: ratio(f"unrolled_{k}") for k in (1, 3, 5) if ratio(f"unrolled_{k}") is not None
             },
