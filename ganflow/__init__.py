@@ -16,6 +16,35 @@ from . import (
     stabilisers as stabilisers,
     training as training,
 )
+from .analysis import (
+    classify_stationary_point as classify_stationary_point,
+    deterministic_weak_error as deterministic_weak_error,
+    dissipativity as dissipativity,
+    eigenvalues as eigenvalues,
+    fdr1 as fdr1,
+    fdr2 as fdr2,
+    fdr2_schedule as fdr2_schedule,
+    find_stationary_point as find_stationary_point,
+    fit_order as fit_order,
+    is_hurwitz as is_hurwitz,
+    is_local_nash as is_local_nash,
+    nk_matrices as nk_matrices,
+    nk_rate_bounds as nk_rate_bounds,
+    spectral_radius as spectral_radius,
+    top_eigenvalues as top_eigenvalues,
+    update_stability as update_stability,
+    weak_error as weak_error,
+)
+from .continuous import (
+    SDE as SDE,
+    ConstantDiffusion as ConstantDiffusion,
+    GradientNoise as GradientNoise,
+    cao_guo_sde as cao_guo_sde,
+    sde_ensemble as sde_ensemble,
+    sga_ensemble as sga_ensemble,
+    solve_ode as solve_ode,
+    solve_sde as solve_sde,
+)
 from .dynamics import (
     GameField as GameField,
     ModifiedField as ModifiedField,
@@ -77,6 +106,21 @@ from .stabilisers import (
     Stabilised as Stabilised,
     WeightClipping as WeightClipping,
     stabilise as stabilise,
+)
+from .training import (
+    EMA as EMA,
+    TTUR as TTUR,
+    AlternatingGDA as AlternatingGDA,
+    CompetitiveGD as CompetitiveGD,
+    Extragradient as Extragradient,
+    OptimisticGDA as OptimisticGDA,
+    RunSolution as RunSolution,
+    SimultaneousGDA as SimultaneousGDA,
+    Unrolled as Unrolled,
+    make_scheme as make_scheme,
+    mounjid_guo as mounjid_guo,
+    run as run,
+    scale_by_mounjid_guo as scale_by_mounjid_guo,
 )
 
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ def seeds_near(x_star, key, radius, n=64):
 
 
 def rho(scheme, x_star):
-    return float(tr.spectral_radius(tr.update_jacobian(scheme, x_star)))
+    return float(gf.analysis.spectral_radius(tr.update_jacobian(scheme, x_star)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from ._run import (
     run as run,
     run_grid as run_grid,
     run_one as run_one,
-    spectral_radius as spectral_radius,
     update_jacobian as update_jacobian,
 )
 from ._schemes import (

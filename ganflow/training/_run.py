@@ -289,11 +289,6 @@ def update_jacobian_impl(scheme: AbstractScheme, x: Any, data: Any = (), step: i
 _update_jacobian_jit = eqx.filter_jit(update_jacobian_impl)
 
 
-def spectral_radius(matrix: Float[Array, "n n"]) -> Float[Array, ""]:
-    """max |eigenvalue| (NumPy, host side)."""
-    return jnp.asarray(np.max(np.abs(np.linalg.eigvals(np.asarray(matrix)))))
-
-
 def run_grid(
     make_scheme: Any,
     etas: Float[Array, " E"],
