@@ -19,10 +19,10 @@ $d = 2f''(0)/5$ (Nagarajan–Kolter §4, with $E x^2 = 1/3$, $E x^4 = 1/5$ for U
   \end{pmatrix}$ with trace $2 - h^2c^2 + hd$ and determinant $1 + hd$: on the unit circle when
   d = 0 and $hc < 2$ (Dirac: $1 - α^2/2 ± \sqrt{(1 - α^2/2)^2 - 1}$, α = h f′(0)).
 
-**atlas** (issue 3): `convergence_atlas` on a small grid, table and heatmaps. **sde** (issue 4):
-an Euler–Maruyama ensemble of the R1-regularised Dirac-GAN SDE (Cao–Guo eq. 9 with additive
-noise) against its exact mean. **weak-error** (issue 4): the deterministic orders of simultaneous
-and alternating GD on the R1 Dirac-GAN (Cao–Guo Theorems 1, 2; eqs. 10, 13).
+**atlas** (issue 3): the default `convergence_atlas` (four games), table and heatmaps.
+**sde** (issue 4): an Euler–Maruyama ensemble of the R1-regularised Dirac-GAN SDE (Cao–Guo
+eq. 9 with additive noise) against its exact mean. **weak-error** (issue 4): the deterministic
+orders of simultaneous and alternating GD on the R1 Dirac-GAN (Cao–Guo Theorems 1, 2; eqs. 10, 13).
 """
 
 import dataclasses
@@ -382,7 +382,7 @@ the theory is neutral).
 
 
 def atlas_section(config: RunConfig, out_dir: Path) -> SectionResult:
-    """The convergence atlas (`convergence_atlas`) on a small grid, as a table and heatmaps."""
+    """The convergence atlas (`convergence_atlas`, its default grid), as a table and heatmaps."""
     from .. import plotting
     from ._atlas import convergence_atlas
 
@@ -390,11 +390,10 @@ def atlas_section(config: RunConfig, out_dir: Path) -> SectionResult:
         kwargs = dict(games=("dirac",), stabilisers=("none", "r1"), schemes=("alternating",),
                       etas=(0.1, 1.0), num_seeds=8, num_steps=300)
     else:
-        # small enough for the default run (~16 compilations); `convergence_atlas(full=True)`
-        # has the whole grid
-        kwargs = dict(games=("dirac", "nk2d"), stabilisers=("none", "consensus"),
-                      schemes=("simultaneous", "alternating"), etas=(0.03, 0.1, 0.3, 1.0),
-                      num_seeds=64, num_steps=600)
+        # the library's default atlas: Dirac-GAN, NK-2D, bilinear and LQ-Gaussian, every loss ×
+        # {none, R1, consensus, NK} × {simultaneous, alternating, extragradient}, 5 η × 64 seeds
+        # (`convergence_atlas(full=True)` adds more stabilisers, schemes and learning rates)
+        kwargs = {}
     atlas = convergence_atlas(**kwargs, key=jax.random.key(config.seed))
     panels: dict[str, tuple[list[str], list[float], list[np.ndarray]]] = {}
     for (game, loss, stab, scheme), cell in atlas.cells.items():

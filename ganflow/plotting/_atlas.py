@@ -47,13 +47,18 @@ def atlas_heatmap(
                              f"({len(methods)}, {len(etas)}) = (methods, etas)")
         checked[game] = ([str(m) for m in methods], [float(e) for e in etas], frac)
     n = len(checked)
+    ncols = 1 if n == 1 else 2  # panels side by side, two per row
+    nrows = -(-n // ncols)
     rows = max(len(m) for m, _, _ in checked.values())
     cols = max(len(e) for _, e, _ in checked.values())
     width = min(4.0 + 0.55 * cols, 11.0)
     height = 1.2 + 0.32 * rows
-    fig, axes = new_figure(n, 1, size=(width, height * n + 0.4))
+    fig, axes = new_figure(nrows, ncols, size=(width * ncols + 0.8, height * nrows + 0.4))
+    flat_axes = axes.ravel()
+    for ax in flat_axes[n:]:
+        ax.set_visible(False)
     image = None
-    for ax, (game, (methods, etas, frac)) in zip(axes[:, 0], checked.items()):
+    for ax, (game, (methods, etas, frac)) in zip(flat_axes, checked.items()):
         masked = np.ma.masked_invalid(frac)
         image = ax.imshow(masked, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto",
                           interpolation="nearest")
@@ -67,7 +72,7 @@ def atlas_heatmap(
                 text = "–" if not np.isfinite(v) else f"{v:.2f}".rstrip("0").rstrip(".")
                 ax.text(c, r, text, ha="center", va="center", fontsize=6,
                         color="k" if not np.isfinite(v) or 0.25 < v < 0.8 else "w")
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label="fraction converged", shrink=0.9)
+    fig.colorbar(image, ax=flat_axes[:n].tolist(), label="fraction converged", shrink=0.9)
     if title:
         fig.suptitle(title)
     return save(fig, path)
