@@ -471,8 +471,8 @@ def sde_section(config: RunConfig, out_dir: Path) -> SectionResult:
     figure = out_dir / "sde_ensemble.png"
     plotting.ensemble_plot(ts, paths[ok], labels=["θ", "ψ"], reference=exact,
                            reference_label="exact mean e^(tA) x0",
-                           title=f"R1-regularised Dirac-GAN SDE (WGAN loss, γ = {gamma:g}, "
-                                 f"σ = {sigma:.3g}), Euler–Maruyama dt = {dt:g}",
+                           title=f"R1 Dirac-GAN SDE (WGAN, γ = {gamma:g}, σ = {sigma:.3g}), "
+                                 f"Euler–Maruyama dt = {dt:g}",
                            path=figure)
     checks = [
         ["seeds finite at the end", f"{int(ok.sum())} / {seeds}"],
