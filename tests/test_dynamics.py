@@ -227,9 +227,18 @@ def test_per_example_grads_and_noise_factor_against_dense():
     np.testing.assert_allclose(cov_w, np.cov(np.asarray(gw).T, bias=True), rtol=1e-12, atol=1e-14)
     tr_t, tr_w = factor.trace()
     np.testing.assert_allclose([tr_t, tr_w], [np.trace(cov_t), np.trace(cov_w)], rtol=1e-12)
-    xi = (jnp.arange(5.0), jnp.ones(5))
+    # Cᵀξ for generic ξ, per player, against NumPy's product of the same factor.
+    xi = (jnp.arange(5.0), jnp.array([1.0, -2.0, 0.5, 3.0, -1.5]))
     applied = factor.apply(xi)
-    np.testing.assert_allclose(applied[1], np.asarray(factor.omega).T @ np.ones(5), rtol=1e-13)
+    np.testing.assert_allclose(applied[0], np.asarray(factor.theta) @ np.arange(5.0), rtol=1e-13)
+    np.testing.assert_allclose(applied[1], np.asarray(factor.omega).T @ np.asarray(xi[1]),
+                               rtol=1e-13)
+    # Centred rows sum to zero: Cᵀ1 = 0 up to rounding (exactly 0 on one backend, ~1e-17 on
+    # another), with entries of C of order 1, so atol = 1e-14 is ~100 ulps.
+    ones = factor.apply((jnp.ones(5), jnp.ones(5)))
+    assert float(np.max(np.abs(np.asarray(factor.omega)))) > 0.1
+    np.testing.assert_allclose(ones[0], 0.0, atol=1e-14, rtol=0)
+    np.testing.assert_allclose(ones[1], [0.0, 0.0], atol=1e-14, rtol=0)
 
 
 def test_modified_fields_are_first_order_corrections():
@@ -242,6 +251,65 @@ def test_modified_fields_are_first_order_corrections():
     np.testing.assert_allclose(flat(sim), expected, rtol=1e-13)
     alt = gf.modified_field(b, eta, "alternating")(x)
     np.testing.assert_allclose(flat(alt), flat(b(x)) + eta * flat(gf.b1(b, x)), rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------------------------
+# The field protocol (docs/conventions.md §The field protocol)
+
+
+class _KeyedClippedField(gf.dynamics.AbstractField):
+    """b(x, batch, key) = (batch, uniform(key)); projection clips ω to [−c, c]."""
+
+    c: float = eqx.field(static=True)
+
+    def __call__(self, x, batch, key):
+        theta, omega = x
+        return batch * jnp.ones_like(theta), jax.random.uniform(key, (), omega.dtype)
+
+    @property
+    def needs_key(self):
+        return True
+
+    def project(self, x):
+        return x[0], jnp.clip(x[1], -self.c, self.c)
+
+
+def test_field_protocol():
+    """Plain callables are fields with no key and no projection; AbstractFields declare both;
+    ModifiedField inherits them; schemes call b(x, batch, key) and project after each step."""
+    from ganflow.dynamics import AbstractField, field_needs_key, field_project
+
+    x = (jnp.array(2.0), jnp.array(-3.0))
+    plain = lambda y, *args: (-y[1], y[0])  # noqa: E731
+    assert not field_needs_key(plain) and field_project(plain, x) is x
+    b0 = gf.vector_field(_bilinear)
+    assert isinstance(b0, AbstractField) and not field_needs_key(b0) and field_project(b0, x) is x
+    keyed = _KeyedClippedField(0.5)
+    assert field_needs_key(keyed)
+    np.testing.assert_array_equal(flat(field_project(keyed, x)), [2.0, -0.5])
+    mod = gf.modified_field(keyed, 0.1)
+    assert isinstance(mod, AbstractField) and field_needs_key(mod)
+    np.testing.assert_array_equal(flat(field_project(mod, x)), [2.0, -0.5])
+    assert not field_needs_key(gf.modified_field(b0, 0.1))
+    clipped = gf.stabilise(gf.DiracGAN("gan"), gf.stabilisers.WeightClipping(0.1), population=True)
+    assert isinstance(clipped, AbstractField) and not field_needs_key(clipped)
+    with pytest.raises(ValueError, match="vector field"):
+        field_needs_key(3.0)
+    with pytest.raises(TypeError):  # the interface is declared: __call__ is abstract
+        AbstractField()
+
+    # A scheme honours both declarations: θ moves by η·batch, ω by η·uniform(key) > 0, then is
+    # clipped to c (a wide c leaves it unclipped).
+    x0 = (jnp.array(1.0), jnp.array(0.5))
+    omegas = []
+    for c in (0.5, 10.0):
+        scheme = gf.training.SimultaneousGDA(
+            _KeyedClippedField(c), 0.1, sampler=lambda key: jnp.asarray(2.0)
+        )
+        state = scheme.step(scheme.init(x0), jax.random.key(0))
+        np.testing.assert_allclose(float(state.x[0]), 1.2, rtol=1e-15)
+        omegas.append(float(state.x[1]))
+    assert omegas[0] == 0.5 and 0.5 < omegas[1] < 0.6
 
 
 # ----------------------------------------------------------------------------------------------

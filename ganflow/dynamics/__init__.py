@@ -1,6 +1,9 @@
-"""The dynamics layer: b0, J·u, Jᵀ·u, HVPs, dense Jacobians, b1, per-example gradient noise.
+"""The dynamics layer: b0, J·u, Jᵀ·u, HVPs, dense Jacobians, b1, per-example gradient noise,
+and the field protocol (`AbstractField`, `field_needs_key`, `field_project`).
 
-Works on any objective Φ(θ, ω, *args) over arbitrary pytrees; see MATH.md for the signs.
+Works on any objective Φ(θ, ω, *args) over arbitrary pytrees. Signs, flat order and the field
+protocol: docs/conventions.md §The vector field b0 and its Jacobian J, §Flat order, §The field
+protocol.
 """
 
 from ._field import (
@@ -36,4 +39,9 @@ from ._objective import (
     discriminator_grad as discriminator_grad,
     generator_grad as generator_grad,
     grads as grads,
+)
+from ._protocol import (
+    AbstractField as AbstractField,
+    field_needs_key as field_needs_key,
+    field_project as field_project,
 )

@@ -1,12 +1,14 @@
 r"""The game's vector field b0 and its matrix-free derivatives.
 
-Conventions (MATH.md): the state is x = (θ, ω); $b_0 = (-g_θ, g_ω)$; $J = ∂b_0/∂x$. Every function
+Conventions (docs/conventions.md §The vector field b0 and its Jacobian J): the state is
+x = (θ, ω); $b_0 = (-g_θ, g_ω)$; $J = ∂b_0/∂x$. Every function
 here works for any objective Φ(θ, ω, *args) over arbitrary pytrees, and every derivative function
 works for any vector field `b(x, *args)` (b0, a stabilised field, a modified equation), because
 they only use `jax.jvp`, `jax.vjp` and `jax.linearize` of `b`.
 
 The flat order of dense matrices is that of `jax.flatten_util.ravel_pytree((θ, ω))`: all of θ's
-leaves (in `jax.tree_util` order, each raveled row-major) then all of ω's.
+leaves (in `jax.tree_util` order, each raveled row-major) then all of ω's (docs/conventions.md
+§Flat order).
 """
 
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from jax.flatten_util import ravel_pytree
 
 from .._checks import check_choice, check_positive, check_same_structure, check_state
 from ._objective import Objective, as_objective, grads
+from ._protocol import AbstractField, field_needs_key, field_project
 
 _tmap = jax.tree_util.tree_map
 
@@ -32,11 +35,13 @@ def _axpy(a: Any, x: Any, y: Any) -> Any:
     return _tmap(lambda xi, yi: a * xi + yi, x, y)
 
 
-class GameField(eqx.Module):
+class GameField(AbstractField):
     r"""The vector field $b_0(x) = (-∇_θ L_G, +∇_ω Φ_D)$ of a game, as a callable `b(x, *args)`.
 
     This is the direction in which simultaneous gradient descent–ascent moves
-    (Cao–Guo eq. 7; Mescheder's v). Build it with `vector_field(phi)`.
+    (Cao–Guo eq. 7; Mescheder's v). Build it with `vector_field(phi)`. Every argument after x
+    goes to the objectives; it declares no key and no projection (an `AbstractField` with the
+    defaults; docs/conventions.md §The field protocol).
     """
 
     objective: Objective
@@ -60,7 +65,8 @@ def vector_field(phi: Callable[..., Any] | Objective) -> GameField:
 
 
 def b0(phi: Callable[..., Any] | Objective, x: Any, *args: Any) -> tuple[Any, Any]:
-    r"""$b_0(x) = (-g_θ, g_ω)$ (Cao–Guo eq. 10, MATH.md)."""
+    r"""$b_0(x) = (-g_θ, g_ω)$ (Cao–Guo §3, defined after eq. 10; docs/conventions.md §The vector
+    field b0 and its Jacobian J)."""
     return vector_field(phi)(x, *args)
 
 
@@ -86,7 +92,8 @@ def _checked_field_fn(field: Any, x: Any, args: tuple) -> Callable[[Any], Any]:
 
 
 def jvp(field: Callable[..., Any], x: Any, u: Any, *args: Any) -> Any:
-    r"""$J(x)\,u$ with one `jax.jvp` of the field (MATH.md "The vector field")."""
+    r"""$J(x)\,u$ with one `jax.jvp` of the field (docs/conventions.md §The vector field b0 and
+    its Jacobian J)."""
     check_state(x)
     check_same_structure("u", u, x)
     return jax.jvp(_checked_field_fn(field, x, args), (x,), (u,))[1]
@@ -144,7 +151,8 @@ def jacobian(
 
 
 def b1(field: Callable[..., Any], x: Any, *args: Any) -> tuple[Any, Any]:
-    r"""The drift correction of alternating GDA (Cao–Guo eq. 10; MATH.md):
+    r"""The drift correction of alternating GDA (Cao–Guo eq. 10; docs/conventions.md §Continuous
+    time: b1, the SDEs, β, Σ and its factor):
 
     $$b_1 = -\tfrac12 J b - (∇_ω g_θ \, g_ω, 0),$$
 
@@ -192,13 +200,15 @@ def simultaneous_correction(field: Callable[..., Any], x: Any, *args: Any) -> tu
     return _tmap(lambda a: -0.5 * a, jb)
 
 
-class ModifiedField(eqx.Module):
+class ModifiedField(AbstractField):
     r"""The first-order modified equation of a discrete scheme with step η (Cao–Guo §3):
 
     - `scheme="simultaneous"`: $b - \tfrac{η}{2} J b$ (eq. 13);
     - `scheme="alternating"`: $b + η\, b_1$ (eq. 10).
 
-    A flow of this field over time η matches one step of the scheme to $O(η^3)$.
+    A flow of this field over time η matches one step of the scheme to $O(η^3)$. It is called
+    with the arguments of the field it modifies, and declares that field's `needs_key` and
+    `project` (docs/conventions.md §The field protocol).
     """
 
     field: Callable[..., Any]
@@ -216,6 +226,13 @@ class ModifiedField(eqx.Module):
             return _axpy(-0.5 * self.eta, jb, b)
         b, corr = _field_and_b1(self.field, x, *args)
         return _axpy(self.eta, corr, b)
+
+    @property
+    def needs_key(self) -> bool:
+        return field_needs_key(self.field)
+
+    def project(self, x: Any) -> Any:
+        return field_project(self.field, x)
 
 
 def modified_field(

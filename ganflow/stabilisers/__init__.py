@@ -13,12 +13,16 @@ stabilise(target, *stabilisers, population=False) -> Stabilised
     # target: an AbstractGame (game.objective(population)), an Objective, or a Φ callable.
     # Objective-level changes in order → b0 of the result → field-level changes in order.
 
-class Stabilised(eqx.Module):   # callable: b(x, *args) -> (b_theta, b_omega)
+class Stabilised(ganflow.dynamics.AbstractField):   # b(x, *args) -> (b_theta, b_omega)
     objective: Objective        # the modified objectives (HVPs, unrolling, CGD)
     field: Callable             # the modified field
     project(x) -> x             # all projections in order
     needs_key: bool             # minibatch fields of WGANGP / InstanceNoise("sampled")
 ```
+
+`Stabilised` implements the field protocol of `ganflow.dynamics.AbstractField`
+(docs/conventions.md §The field protocol): training schemes read its `needs_key` and `project`
+through `field_needs_key` / `field_project`.
 
 **Arguments of the field.** A population field is called as `b(x)`; a minibatch field as
 `b(x, batch)` with the game's batch `(data, latent)`, or as `b(x, batch, key)` when
@@ -31,7 +35,8 @@ class Stabilised(eqx.Module):   # callable: b(x, *args) -> (b_theta, b_omega)
 | field | `Consensus`, `SGA`, `LSS` (and `LSSTwoTimescale`, an augmented field on (x, φ)) |
 | project | `WeightClipping` |
 
-Signs follow MATH.md: the field is the direction followed, $b_0 = (-g_θ, g_ω)$, $J = ∂b/∂x$.
+Signs (docs/conventions.md §The vector field b0 and its Jacobian J, §Stabilisers): the field is
+the direction followed, $b_0 = (-g_θ, g_ω)$, $J = ∂b/∂x$.
 """
 
 from ._base import (

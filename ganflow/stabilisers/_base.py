@@ -10,7 +10,10 @@ A stabiliser changes GAN training at one (or more) of three levels:
    `project(x) -> x`.
 
 `stabilise(target, *stabilisers)` applies all objective-level changes in order, builds b0 of the
-result (MATH.md: $b_0 = (-∇_θ L_G, ∇_ω Φ_D)$), then all field-level changes in order.
+result ($b_0 = (-∇_θ L_G, ∇_ω Φ_D)$, docs/conventions.md §The vector field b0 and its Jacobian J),
+then all field-level changes in order. The result, `Stabilised`, is a
+`ganflow.dynamics.AbstractField`: it declares `needs_key` and `project` for the training schemes
+(docs/conventions.md §The field protocol).
 """
 
 from collections.abc import Callable
@@ -20,7 +23,7 @@ import equinox as eqx
 import jax
 
 from .._custom_types import State
-from ..dynamics import Objective, as_objective, vector_field
+from ..dynamics import AbstractField, Objective, as_objective, vector_field
 from ..games import AbstractGame, AbstractGANGame
 
 _tmap = jax.tree_util.tree_map
@@ -82,8 +85,9 @@ class _DropKey(eqx.Module):
         return self.fn(theta, omega, *args[: self.num_args])
 
 
-class Stabilised(eqx.Module):
-    r"""A stabilised game: the callable field `b(x, *args) -> (b_θ, b_ω)` built by `stabilise`.
+class Stabilised(AbstractField):
+    r"""A stabilised game: the callable field `b(x, *args) -> (b_θ, b_ω)` built by `stabilise`,
+    an `AbstractField` (docs/conventions.md §The field protocol).
 
     - `objective`: the modified objectives (for HVPs, unrolling, competitive gradient descent);
     - `field`: the modified field (b0 of `objective`, then every field-level change);

@@ -1,9 +1,9 @@
 r"""Discrete training schemes: each is `init(x0) -> TrainState` and
 `step(state, data) -> TrainState`, run inside `jax.lax.scan` and vmappable over seeds.
 
-**Signs** (MATH.md): every scheme moves along a vector field `b(x, *args)` — the game's b0 or a
-stabilised field — whose θ-part is the generator's update direction and ω-part the
-discriminator's. The plain update is $x + η\,b(x)$. Each player's optimiser is any
+**Signs** (docs/conventions.md §Discrete schemes): every scheme moves along a vector field
+`b(x, *args)` — the game's b0 or a stabilised field — whose θ-part is the generator's update
+direction and ω-part the discriminator's. The plain update is $x + η\,b(x)$. Each player's optimiser is any
 `optax.GradientTransformation`; it is applied to $-b$ (the gradient of the player's *descent*
 loss), so `optax.sgd(η)` reproduces $x + η b$ exactly and no learning rate is ever negative.
 
@@ -11,8 +11,10 @@ loss), so `optax.sgd(η)` reproduces $x + η b$ exactly and no learning rate is 
 passed to `step` (`()` for a population game). With `sampler=lambda key: game.sample(key, B)`,
 `step(state, key)` draws an independent minibatch for every evaluation of the field (Cao–Guo
 eq. 6: the two players of alternating GDA see independent batches), so long runs sample inside
-the scan from a per-seed key. A field with `needs_key` (a `Stabilised` minibatch field with
-WGAN-GP or sampled instance noise) is called as `b(x, batch, key)` with a further fresh key.
+the scan from a per-seed key. A field that declares `needs_key` (an `AbstractField` such as a
+`Stabilised` minibatch field with WGAN-GP or sampled instance noise) is called as
+`b(x, batch, key)` with a further fresh key, and a field's declared `project` is applied after
+every step (docs/conventions.md §The field protocol).
 """
 
 import abc
@@ -27,7 +29,14 @@ import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from .._custom_types import Field, ScalarLike, State
-from ..dynamics import GameField, Objective, as_objective, vector_field
+from ..dynamics import (
+    GameField,
+    Objective,
+    as_objective,
+    field_needs_key,
+    field_project,
+    vector_field,
+)
 from ..games import AbstractGame
 
 _tmap = jax.tree_util.tree_map
@@ -113,7 +122,8 @@ class TrainState(eqx.Module):
 
 
 class AbstractScheme(eqx.Module):
-    r"""A discrete training scheme for the field `b(x, *args)` (MATH.md "Discrete training").
+    r"""A discrete training scheme for the field `b(x, *args)` (docs/conventions.md §Discrete
+    schemes).
 
     Subclasses implement `_init_extra` and `_advance`; `init`/`step` handle optimiser states,
     data, projections (weight clipping of a `Stabilised` field) and input checks.
@@ -136,7 +146,7 @@ class AbstractScheme(eqx.Module):
                 )
             return [args] * num
         keys = jax.random.split(data, num)
-        if getattr(self.field, "needs_key", False):  # b(x, batch, key): WGAN-GP, sampled noise
+        if field_needs_key(self.field):  # b(x, batch, key): WGAN-GP, sampled noise
             pairs = [jax.random.split(k) for k in keys]
             return [(self.sampler(p[0]), p[1]) for p in pairs]
         return [(self.sampler(keys[i]),) for i in range(num)]
@@ -148,8 +158,7 @@ class AbstractScheme(eqx.Module):
         return self.field(x, *args)
 
     def _project(self, x: Any) -> Any:
-        project = getattr(self.field, "project", None)
-        return x if project is None else project(x)
+        return field_project(self.field, x)
 
     def _player_hvp(self, x: Any, args: tuple, player: int) -> Callable[[Any], Any]:
         r"""v ↦ H v with H the Hessian of the player's descent loss: the diagonal block of −J
@@ -248,7 +257,7 @@ def _common(field: Any, optimizer: Any, sampler: Any):
 class SimultaneousGDA(AbstractScheme):
     r"""Simultaneous gradient descent–ascent (Cao–Guo eq. 7):
     $x_{k+1} = x_k + η\, b(x_k)$, i.e. $θ_{k+1} = θ_k - η g_θ$, $ω_{k+1} = ω_k + η g_ω$ for b0.
-    Update operator $F' = I + ηJ$ (MATH.md).
+    Update operator $F' = I + ηJ$ (docs/conventions.md §Discrete schemes).
 
     ```python
     scheme = SimultaneousGDA(game.vector_field(population=True), optax.sgd(0.1))
@@ -272,8 +281,9 @@ class SimultaneousGDA(AbstractScheme):
 
 
 class AlternatingGDA(AbstractScheme):
-    r"""Alternating gradient descent–ascent, discriminator first (Cao–Guo eq. 5; MATH.md), with
-    `n_d` discriminator steps then `n_g` generator steps per round (Mescheder 2018):
+    r"""Alternating gradient descent–ascent, discriminator first (Cao–Guo eq. 5;
+    docs/conventions.md §Discrete schemes), with `n_d` discriminator steps then `n_g` generator
+    steps per round (Mescheder 2018):
 
     $ω \leftarrow ω + η\, b_ω(θ, ω)$ ($n_d$ times), then $θ \leftarrow θ + η\, b_θ(θ, ω)$ ($n_g$
     times) with the updated ω. With a sampler every player step draws an independent batch
