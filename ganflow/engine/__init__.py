@@ -1,0 +1,36 @@
+r"""The ensemble engine: seeds × hyper-parameters in one compiled call on any backend,
+resumable after a kill, results as labelled data (`xarray` over a `zarr` store).
+
+Every ensemble in ganflow (`ganflow.training.run`, `ganflow.continuous.sde_ensemble` and
+`sga_ensemble`, the convergence atlas, the experiments of the `ganflow` command) runs through
+`run_ensemble`. Write your own member as an `AbstractProblem` to use it directly:
+
+```python
+class Walk(ganflow.engine.AbstractProblem):
+    vectorised = False
+    def init(self, key, params): return jnp.zeros(())
+    def step(self, x, key, t, params): return x + params["sigma"] * jax.random.normal(key)
+    def observe(self, x, params): return {"x": x}
+
+res = ganflow.engine.run_ensemble(Walk(), Sweep(seeds=64, axes={"sigma": [0.1, 1.0]}), 100,
+                                  save_every=10, out="runs/walk")
+xarray.open_zarr("runs/walk/results.zarr")   # dims (seed, sigma, step)
+```
+"""
+
+from ._checkpoint import Checkpointer as Checkpointer
+from ._engine import (
+    EnsembleResult as EnsembleResult,
+    default_chunk as default_chunk,
+    problem_fingerprint as problem_fingerprint,
+    run_ensemble as run_ensemble,
+)
+from ._outcome import RESULTS as RESULTS
+from ._problem import AbstractProblem as AbstractProblem
+from ._sharding import (
+    pad_seeds as pad_seeds,
+    prepare_seeds as prepare_seeds,
+    seed_mesh as seed_mesh,
+    shard_seeds as shard_seeds,
+)
+from ._sweep import Axis as Axis, Sweep as Sweep, seed_keys as seed_keys
