@@ -42,9 +42,10 @@ DIRAC = [
 # The Dirac-GAN
 
 Mescheder et al. (2018): data δ₀, generator δ_θ, discriminator D(x) = ψx. With ganflow's f-family
-convention (MATH.md) Φ(θ, ψ) = f(0) + f(−ψθ); the unique equilibrium is (θ, ψ) = (0, 0). The field
-is b0 = (−∂_θΦ, +∂_ψΦ) and J = ∂b0/∂x its Jacobian: at 0 its eigenvalues are ±f′(0) i, a pure
-rotation, for every loss of the f-family.
+convention (docs/conventions.md §The game) Φ(θ, ψ) = f(0) + f(−ψθ); the unique equilibrium is
+(θ, ψ) = (0, 0). The field is b0 = (−∂_θΦ, +∂_ψΦ) and J = ∂b0/∂x its Jacobian (§The vector field
+b0 and its Jacobian J): at 0 its eigenvalues are ±f′(0) i, a pure rotation, for every loss of the
+f-family.
 """),
     code(SETUP),
     md("## The field and its Jacobian at the equilibrium"),

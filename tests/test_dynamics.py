@@ -58,7 +58,8 @@ def test_derivatives_against_finite_differences_and_dense(loss_name, getkey):
     u = _random_like(getkey(), x)
     w = _random_like(getkey(), x)
 
-    # b0 against a hand-written pair of jax.grad calls (signs of MATH.md).
+    # b0 against a hand-written pair of jax.grad calls (signs of docs/conventions.md §The vector
+    # field b0 and its Jacobian J).
     gt = jax.grad(obj.generator, argnums=0)(*x, *args)
     gw = jax.grad(obj.discriminator, argnums=1)(*x, *args)
     assert tree_allclose(b(x, *args), (jax.tree.map(jnp.negative, gt), gw), rtol=1e-13, atol=1e-15)
@@ -77,7 +78,8 @@ def test_derivatives_against_finite_differences_and_dense(loss_name, getkey):
     np.testing.assert_allclose(flat(gf.vjp(b, x, w, *args)), dense.T @ flat(w), rtol=1e-11,
                                atol=1e-13)
 
-    # The block structure of MATH.md, with Hessians taken by jax.hessian of each objective.
+    # The block structure of J (docs/conventions.md §The vector field b0 and its Jacobian J),
+    # with Hessians taken by jax.hessian of each objective.
     d_theta = gf.split_index(x)
     flat_x, unravel = ravel_pytree(x)
 
@@ -118,8 +120,9 @@ def test_derivatives_against_finite_differences_and_dense(loss_name, getkey):
 
 
 def test_b1_matches_one_alternating_step_expansion(getkey):
-    """One alternating step (MATH.md: ω first, then θ at the new ω) moves
-    η b0 + η² (b1 + ½ J b0) + O(η³): check the η² coefficient by Richardson extrapolation."""
+    """One alternating step (docs/conventions.md §Discrete schemes: ω first, then θ at the new ω)
+    moves η b0 + η² (b1 + ½ J b0) + O(η³): check the η² coefficient by Richardson
+    extrapolation."""
     obj, x, args = _mlp_game(getkey(), "gan", width=4, depth=1, batch=8)
     b = gf.vector_field(obj)
 

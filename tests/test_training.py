@@ -176,7 +176,8 @@ def test_minibatch_plumbing_independent_batches():
 
 
 def _dirac_stabilised(kind, loss, gamma):
-    """Stabilised Dirac-GAN fields built inline from their definitions (MATH.md)."""
+    """Stabilised Dirac-GAN fields built inline from their definitions (docs/conventions.md
+    §Stabilisers)."""
     game = gf.DiracGAN(loss)
     f = game.loss.f
     phi = lambda th, om: game.phi((th, om))  # noqa: E731

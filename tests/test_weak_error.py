@@ -49,7 +49,7 @@ def _simultaneous(b):
 
 
 def _alternating(phi):
-    """Cao–Guo eq. 5, discriminator first (MATH.md)."""
+    """Cao–Guo eq. 5, discriminator first (docs/conventions.md §Discrete schemes)."""
 
     def step(x, eta):
         theta, omega = x

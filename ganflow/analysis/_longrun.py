@@ -2,7 +2,8 @@ r"""Long-run behaviour of GAN training (Cao–Guo §4): dissipativity, elliptici
 the fluctuation–dissipation relations FDR1/FDR2 and an FDR2-driven learning-rate schedule.
 
 The SDEs (Cao–Guo eqs. 9, 10) are $dx = b(x)\,dt + σ(x)\,dW$ with $σσ^\top = (2/β)Σ$,
-$β = 2B/η$ and $Σ = \mathrm{blockdiag}(Σ_θ, Σ_ω)$ (MATH.md). Everything here is matrix-free:
+$β = 2B/η$ and $Σ = \mathrm{blockdiag}(Σ_θ, Σ_ω)$ (docs/conventions.md §Continuous time: b1,
+the SDEs, β, Σ and its factor; §Long-run behaviour and FDRs). Everything here is matrix-free:
 Σ enters only through the per-example factor C of `ganflow.noise_factor` ($C^\top C = \hat Σ$),
 so traces are sums over the n rows of C and never need a d × d matrix.
 

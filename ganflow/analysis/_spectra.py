@@ -4,8 +4,9 @@ For a small game ($d$ ≤ `dense_threshold`) the dense Jacobian is built column 
 (`ganflow.jacobian`) and its full spectrum computed (`jnp.linalg.eigvals`). For a large game J is
 never formed: an implicitly restarted Arnoldi method (ARPACK, through
 `scipy.sparse.linalg.eigs`; SciPy is a dependency of JAX itself) is driven by a jitted
-matrix–vector product $u ↦ J u$, one `jax.jvp` of the field (MATH.md: "J·u is one `jax.jvp` of
-b0"), compiled once, so each product costs one JVP and the memory is O(d).
+matrix–vector product $u ↦ J u$, one `jax.jvp` of the field (docs/conventions.md §The vector
+field b0 and its Jacobian J, "Matrix-free derivatives"), compiled once, so each product costs one
+JVP and the memory is O(d).
 
 **Largest real part.** A Krylov space is invariant under shifts, $K_m(J + sI, v) = K_m(J, v)$, so
 the shift-and-scale map $λ ↦ 1 + λ/s$ of the brief gives nothing that the restart rule does not:

@@ -1,7 +1,8 @@
 r"""Local stability at a point: eigenvalues of J, the Hurwitz test, the update operators of
 simultaneous and alternating GDA and their spectral radii, and the local-Nash classification.
 
-Conventions (MATH.md): x = (θ, ω), $b_0 = (-g_θ, g_ω)$, $J = ∂b/∂x$ in ganflow's flat order
+Conventions (docs/conventions.md §The vector field b0 and its Jacobian J, §Flat order,
+§Discrete schemes): x = (θ, ω), $b_0 = (-g_θ, g_ω)$, $J = ∂b/∂x$ in ganflow's flat order
 (θ first). A fixed point x* of the flow $\dot x = b(x)$ is linearly stable iff J(x*) is
 Hurwitz (every Re λ < 0); a fixed point of a discrete map F is locally convergent iff the spectral
 radius $ρ(F'(x^*)) < 1$ (Mescheder 2017; slides p. 3–5).
@@ -83,8 +84,8 @@ def simultaneous_update(b: Any, x: Any, *args: Any, eta: Any) -> Any:
 def alternating_update(
     b: Any, x: Any, *args: Any, eta: Any, n_d: int = 1, n_g: int = 1
 ) -> Any:
-    r"""One round of alternating GDA (Cao–Guo eq. 5; MATH.md; slides p. 3): `n_d`
-    discriminator steps $ω ← ω + η\, b_ω(θ, ω)$, then `n_g` generator steps
+    r"""One round of alternating GDA (Cao–Guo eq. 5; docs/conventions.md §Discrete schemes;
+    slides p. 3): `n_d` discriminator steps $ω ← ω + η\, b_ω(θ, ω)$, then `n_g` generator steps
     $θ ← θ + η\, b_θ(θ, ω)$ with the updated ω. For $b = b_0$ these are
     $ω ← ω + η g_ω$ and $θ ← θ − η g_θ$; any field whose θ-part is the generator's direction
     and ω-part the discriminator's works (stabilised fields included).
@@ -128,8 +129,8 @@ def _update_map(b, eta, scheme, n_d=1, n_g=1) -> _UpdateMap:
 
 
 def simultaneous_update_jacobian(b: Any, x: Any, *args: Any, eta: Any) -> Float[Array, "d d"]:
-    r"""$F_η'(x) = I + η J(x)$, the Jacobian of simultaneous GDA (MATH.md; Cao–Guo eq. 7),
-    dense, in ganflow's flat order."""
+    r"""$F_η'(x) = I + η J(x)$, the Jacobian of simultaneous GDA (Cao–Guo eq. 7;
+    docs/conventions.md §Discrete schemes), dense, in ganflow's flat order (§Flat order)."""
     check_positive("eta", eta)
     jac = dense_jacobian(as_field(b), x, *args)
     return jnp.eye(jac.shape[0], dtype=jac.dtype) + eta * jac

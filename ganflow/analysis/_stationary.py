@@ -1,10 +1,11 @@
 r"""Stationary points of a game: a root find on the vector field, $b(x^*) = 0$.
 
-A stationary point of gradient play is a zero of $b_0 = (-g_θ, g_ω)$ (MATH.md); it need not be a
-Nash equilibrium (classify it with `classify_stationary_point`). The root find is optimistix's
-Newton, Dogleg or Levenberg–Marquardt on the pytree x = (θ, ω) with the Jacobian J either dense
-(small games) or matrix-free (JVPs only, GMRES / normal-equation CG inside). A failed search is a
-result, not an exception: `success` is False and `message` says why.
+A stationary point of gradient play is a zero of $b_0 = (-g_θ, g_ω)$ (docs/conventions.md §The
+vector field b0 and its Jacobian J); it need not be a Nash equilibrium (classify it with
+`classify_stationary_point`). The root find is optimistix's Newton, Dogleg or
+Levenberg–Marquardt on the pytree x = (θ, ω) with the Jacobian J either dense (small games) or
+matrix-free (JVPs only, GMRES / normal-equation CG inside). A failed search is a result, not an
+exception: `success` is False and `message` says why.
 """
 
 from typing import Any, Literal

@@ -7,7 +7,8 @@ $$e(η) = \max_{k η \le T} \big|\mathbb E f(x_k) - \mathbb E f(X_{kη})\big| \l
 with p = 1 for simultaneous SGA (eq. 7) against the SDE (9), p = 2 for alternating SGA (eqs. 5–6)
 against the SDE (10) (and for simultaneous SGA against the modified equation (13), Remark 1).
 Without noise (full batch) the same orders hold for the deterministic iterates, which makes them
-testable to high precision in float64 (MATH.md "Weak error").
+testable to high precision in float64 (docs/conventions.md §Continuous time: b1, the SDEs, β, Σ
+and its factor, "Weak error").
 
 This module estimates e(η) over a set of learning rates and fits the order p as the
 least-squares slope of $\log e$ against $\log η$, with a confidence interval:

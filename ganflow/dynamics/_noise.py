@@ -3,8 +3,9 @@ r"""Per-example gradients and the gradient-noise factor of the Cao–Guo SDEs.
 With $G_c$ the (n × d) matrix of centred per-example gradients, $C = G_c/\sqrt n$ satisfies
 $C^\top C = \hat Σ$ (the per-example gradient covariance), so $C^\top ξ$ with $ξ ∼ N(0, I_n)$ has
 covariance exactly $\hat Σ$: a square root of Σ in O(n d) work and memory, never a d × d matrix
-(MATH.md "SDEs"). The two players get separate factors and separate Brownian motions:
-$Σ = \mathrm{blockdiag}(Σ_θ, Σ_ω)$ (Cao–Guo eq. 10).
+(docs/conventions.md §Continuous time: b1, the SDEs, β, Σ and its factor). The two players get
+separate factors and separate Brownian motions: $Σ = \mathrm{blockdiag}(Σ_θ, Σ_ω)$ (Cao–Guo
+eq. 10).
 """
 
 from collections.abc import Callable

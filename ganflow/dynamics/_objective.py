@@ -14,7 +14,8 @@ class Objective(eqx.Module):
 
     The generator (parameters θ) **minimises** `generator(θ, ω, *args)`; the discriminator
     (parameters ω) **maximises** `discriminator(θ, ω, *args)`. A zero-sum game has both equal to
-    Φ (Cao–Guo eq. 2); the non-saturating GAN changes only the generator's objective (MATH.md).
+    Φ (Cao–Guo eq. 2); the non-saturating GAN changes only the generator's objective
+    (docs/conventions.md §The game).
 
     The gradients are $g_θ = ∇_θ L_G$ and $g_ω = ∇_ω Φ_D$, and the game's vector field is
     $b_0 = (-g_θ, g_ω)$.
@@ -59,7 +60,8 @@ def as_objective(phi: Callable[..., Any] | Objective) -> Objective:
 
 def grads(phi: Callable[..., Any] | Objective, x: Any, *args: Any) -> tuple[Any, Any]:
     r"""The players' gradients $(g_θ, g_ω) = (∇_θ L_G, ∇_ω Φ_D)$ at x = (θ, ω) (Cao–Guo eq. 3 in
-    expectation; MATH.md "Gradients"). A zero-sum Φ costs one backward pass for both."""
+    expectation; docs/conventions.md §The game). A zero-sum Φ costs one backward pass for
+    both."""
     obj = as_objective(phi)
     theta, omega = check_state(x)
     if obj.zero_sum:

@@ -32,7 +32,8 @@ class AbstractGame(eqx.Module):
     - `objective()`: the minibatch objective, a mean over a batch (Cao–Guo eq. 2);
     - `objective(population=True)`: the exact expectation, where the game offers it;
     - `example_objective`: for per-example gradients and the noise covariance Σ;
-    - `vector_field(...)`: the field b0 of MATH.md.
+    - `vector_field(...)`: the field b0 (docs/conventions.md §The vector field b0 and its
+      Jacobian J), called as in §The field protocol.
     """
 
     @abc.abstractmethod

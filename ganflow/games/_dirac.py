@@ -14,8 +14,8 @@ class DiracGAN(AbstractGANGame):
     r"""Data δ₀, generator δ_θ (`DiracGenerator`), discriminator D(x) = ψx
     (`LinearDiscriminator`); the unique equilibrium is (θ, ψ) = (0, 0).
 
-    With ganflow's f-family convention (MATH.md: Φ = E f(D(x)) + E f(−D(G(z))))
-    $Φ(θ, ψ) = f(0) + f(-ψθ)$. The slides (and MATH.md's reference formula) write
+    With ganflow's f-family convention (docs/conventions.md §The game:
+    Φ = E f(D(x)) + E f(−D(G(z)))) $Φ(θ, ψ) = f(0) + f(-ψθ)$. The slides write
     $f(ψθ) + f(0)$, Mescheder's convention $E f(D(G(z))) + E f(-D(x))$; the two differ by
     ψ ↦ −ψ, which leaves every reference result (eigenvalues ±f′(0)i, conserved θ² + ψ², update
     radii, stabilised spectra) unchanged.

@@ -1,4 +1,4 @@
-r"""Losses of the f-family (Nagarajan–Kolter eq. 2; MATH.md "The game").
+r"""Losses of the f-family (Nagarajan–Kolter eq. 2; docs/conventions.md §The game).
 
 $Φ = E_{data} f(D(x)) + E_z f(-D(G(z)))$ with D a real-valued logit and f concave. One loss per
 player, so non-zero-sum variants (the non-saturating generator loss) are expressible:

@@ -2,8 +2,9 @@ r"""Direction-level stabilisers: consensus optimisation, symplectic gradient adj
 symmetric saddle (LSS) dynamics. All are matrix-free: J·u from `jax.linearize`, Jᵀ·u from its
 transpose (or one `jax.vjp`), and LSS's linear solve with lineax's conjugate gradient.
 
-Signs (MATH.md): b is the field the state follows, ẋ = b(x), with $b_0 = (-g_θ, g_ω)$ and
-$J = ∂b/∂x$. Papers written for descent on losses use $ξ = -b_0$ and $H = ∇ξ = -J$.
+Signs (docs/conventions.md §The vector field b0 and its Jacobian J, §Stabilisers): b is the
+field the state follows, ẋ = b(x), with $b_0 = (-g_θ, g_ω)$ and $J = ∂b/∂x$. Papers written for
+descent on losses use $ξ = -b_0$ and $H = ∇ξ = -J$.
 """
 
 from collections.abc import Callable

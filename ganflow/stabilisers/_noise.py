@@ -87,7 +87,8 @@ class InstanceNoise(AbstractStabiliser):
 
     for both players (and whatever objective-level changes came before, e.g. R1 then sees noisy
     data). On the Dirac-GAN the Jacobian at 0 has eigenvalues
-    $f''(0)σ^2 ± \sqrt{f''(0)^2σ^4 - f'(0)^2}$ (Mescheder 2018, §3; MATH.md).
+    $f''(0)σ^2 ± \sqrt{f''(0)^2σ^4 - f'(0)^2}$ (Mescheder 2018, §3; docs/conventions.md
+    §Stabilisers).
 
     - `mode="expected"`: the exact expectation over the noise by `num_nodes`-point
       Gauss–Hermite quadrature, for games with scalar data (Dirac-GAN, 1-D games), on the

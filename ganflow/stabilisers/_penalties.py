@@ -97,7 +97,8 @@ class R1(AbstractStabiliser):
     $$Φ_D(θ, ω) - \frac{γ}{2}\,E_{x∼p_\text{data}} \|∇_x D_ω(x)\|^2 .$$
 
     On the Dirac-GAN (data δ₀, D(x) = ψx) the penalty is (γ/2)ψ² and the Jacobian at 0 has
-    eigenvalues $-γ/2 ± \sqrt{γ^2/4 - f'(0)^2}$ (MATH.md). Needs the game: the batch is
+    eigenvalues $-γ/2 ± \sqrt{γ^2/4 - f'(0)^2}$ (docs/conventions.md §Stabilisers). Needs the
+    game: the batch is
     `(data, latent)`; the population objective uses the game's exact data expectation.
 
     **Example**: `stabilise(game, R1(10.0))`.
