@@ -226,15 +226,19 @@ def test_bilinear():
 # ---------------------------------------------------------------------------- mixtures
 
 
-@pytest.mark.parametrize("kind,k,std", [("ring", 8, 0.02), ("grid", 25, 0.05)])
+@pytest.mark.parametrize(
+    "kind,k,std", [("ring", 8, 0.02), ("grid", 25, 0.05), ("grid16", 16, 0.02)]
+)
 def test_mog_sampler_statistics(getkey, kind, k, std):
     game = MixtureOfGaussians(kind)
     modes = np.asarray(game.modes)
     assert modes.shape == (k, 2)
     if kind == "ring":
         np.testing.assert_allclose(np.linalg.norm(modes, axis=1), 2.0, rtol=1e-15)
-    else:
+    elif kind == "grid":
         assert sorted(set(modes[:, 0])) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    else:
+        assert sorted(set(modes[:, 0])) == sorted(set(modes[:, 1])) == [-1.5, -0.5, 0.5, 1.5]
     n = 40_000
     data = np.asarray(game.sample_data(getkey(), n))
     assert data.shape == (n, 2)
@@ -321,6 +325,7 @@ def test_registry_builds_every_game(getkey):
         "bilinear": Bilinear,
         "mog-ring": MixtureOfGaussians,
         "mog-grid": MixtureOfGaussians,
+        "mog-grid16": MixtureOfGaussians,
     }
     assert set(gf.games.GAME_NAMES) == set(expected)
     for name, cls in expected.items():
@@ -329,6 +334,7 @@ def test_registry_builds_every_game(getkey):
         x = game.init(getkey())
         gf.ravel_state(x)
     assert get_game("mog-grid").kind == "grid" and get_game("mog-ring", width=16).width == 16
+    assert get_game("mog-grid16").kind == "grid16" and get_game("mog-grid16").std == 0.02
     assert float(get_game("lq-gaussian", m=0.0, sigma=2.0).sigma) == 2.0
 
 

@@ -11,7 +11,9 @@ from ._lq import (
 from ._mog import (
     MixtureOfGaussians as MixtureOfGaussians,
     MoGQuality as MoGQuality,
+    mode_metrics as mode_metrics,
     mog_modes as mog_modes,
+    mog_nearest_mode as mog_nearest_mode,
     mog_sample_quality as mog_sample_quality,
 )
 from ._nk import NagarajanKolter2D as NagarajanKolter2D

@@ -26,14 +26,16 @@ _GAMES = {
     "bilinear": Bilinear,
     "mog-ring": _mog("ring"),
     "mog-grid": _mog("grid"),
+    "mog-grid16": _mog("grid16"),
 }
 GAME_NAMES = tuple(_GAMES)
 
 
 def get_game(name: str, **kwargs: Any) -> AbstractGame:
     """A built-in game by name: `"dirac"` (`DiracGAN`), `"nk2d"` (`NagarajanKolter2D`),
-    `"lq-gaussian"` (`LinearQuadraticGaussian`), `"bilinear"` (`Bilinear`), `"mog-ring"` and
-    `"mog-grid"` (`MixtureOfGaussians` of that kind); keyword arguments go to the constructor.
+    `"lq-gaussian"` (`LinearQuadraticGaussian`), `"bilinear"` (`Bilinear`), `"mog-ring"`,
+    `"mog-grid"` and `"mog-grid16"` (`MixtureOfGaussians` of that kind); keyword arguments go to
+    the constructor.
 
     Raises `ValueError` for an unknown name (listing the choices) or an unknown keyword (naming it
     and the valid ones).
