@@ -1,4 +1,5 @@
-"""Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds."""
+"""Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds,
+the neural-net distance and generalisation gap (Arora et al. 2017)."""
 
 from ._longrun import Dissipativity as Dissipativity
 from ._longrun import Ellipticity as Ellipticity
@@ -19,6 +20,10 @@ from ._nk import NKMatrices as NKMatrices
 from ._nk import nk_matrices as nk_matrices
 from ._nk import nk_rate_bounds as nk_rate_bounds
 from ._nk import nk_regularised_rate_bounds as nk_regularised_rate_bounds
+from ._nndist import GeneralisationGap as GeneralisationGap
+from ._nndist import NeuralNetDistance as NeuralNetDistance
+from ._nndist import generalisation_gap as generalisation_gap
+from ._nndist import neural_net_distance as neural_net_distance
 from ._spectra import Spectrum as Spectrum
 from ._spectra import jacobian_operator as jacobian_operator
 from ._spectra import jacobian_spectral_radius as jacobian_spectral_radius
