@@ -31,7 +31,7 @@ through `field_needs_key` / `field_project`.
 
 | level | stabilisers |
 |---|---|
-| objective | `R1`, `R2`, `WGANGP`, `InstanceNoise`, `NagarajanKolter`, `SpectralNorm` |
+| objective | `R1`, `R2`, `WGANGP`, `InstanceNoise`, `Roth`, `NagarajanKolter`, `SpectralNorm` |
 | field | `Consensus`, `SGA`, `LSS` (and `LSSTwoTimescale`, an augmented field on (x, φ)) |
 | project | `WeightClipping` |
 
@@ -88,3 +88,4 @@ from ._penalties import (
 from ._penalties import (
     safe_norm as safe_norm,
 )
+from ._roth import Roth as Roth
