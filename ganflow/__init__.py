@@ -10,6 +10,7 @@ from . import (
     analysis as analysis,
     continuous as continuous,
     dynamics as dynamics,
+    engine as engine,
     games as games,
     losses as losses,
     models as models,
@@ -74,6 +75,12 @@ from .dynamics import (
     split_index as split_index,
     vector_field as vector_field,
     vjp as vjp,
+)
+from .engine import (
+    RESULTS as RESULTS,
+    AbstractProblem as AbstractProblem,
+    Sweep as Sweep,
+    run_ensemble as run_ensemble,
 )
 from .games import (
     AbstractGame as AbstractGame,

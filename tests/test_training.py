@@ -555,7 +555,7 @@ def test_diverging_seed_flagged_and_isolated(getkey):
     np.testing.assert_array_equal(
         np.asarray(sol_bad.status)[others], np.asarray(sol_ok.status)[others]
     )
-    assert np.all(np.asarray(sol_ok.status) == tr.RunStatus.CONVERGED)
+    assert np.all(np.asarray(sol_ok.status) == gf.engine.RESULTS.converged)
     assert np.all(np.asarray(sol_ok.diverged_step) == -1)
     with pytest.raises(Exception, match="diverged"):
         jax.block_until_ready(

@@ -118,9 +118,10 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
     vec = problem.vectorised
     div = jnp.int32(RESULTS.diverged)
 
-    def init_members(keys, params):
+    def init_members(keys, params, inputs):
         # keys (M,), params leaves (M,) for vectorised; key scalar, params scalars otherwise
-        state = problem.init(keys, params)
+        state = problem.init(keys, params) if inputs is None else problem.init(keys, params,
+                                                                               inputs)
         n = keys.shape if vec else ()
         status = jnp.full(n, RESULTS.successful, jnp.int32)
         dstep = jnp.full(n, -1, jnp.int32)
@@ -213,16 +214,22 @@ def _shard(local, plan: _Plan, n_args: int):
 
 
 @eqx.filter_jit
-def _init_jit(problem, plan, keys, params):
+def _init_jit(problem, plan, keys, params, inputs):
     init_members, _, _ = _member_fns(problem, plan)
     vec = problem.vectorised
+    has_inputs = inputs is not None
 
-    def member(k, _carry, p):
-        return init_members(k, p)
+    def member(k, x, p):
+        return init_members(k, p, x if has_inputs else None)
 
     local = _over_local_seeds(member, plan, vec)
-    dummy = jnp.zeros((keys.shape[0], plan.num_cells), jnp.int8)
-    return _shard(local, plan, 3)(keys, dummy, params)
+    num = keys.shape[0]
+    if has_inputs:  # the seed's inputs, the same for every cell
+        per_member = _tmap(
+            lambda a: jnp.broadcast_to(a[:, None], (num, plan.num_cells) + a.shape[1:]), inputs)
+    else:
+        per_member = jnp.zeros((num, plan.num_cells), jnp.int8)
+    return _shard(local, plan, 3)(keys, per_member, params)
 
 
 @eqx.filter_jit
@@ -398,6 +405,7 @@ def run_ensemble(
     config: dict[str, Any] | None = None,
     name: str = "ensemble",
     keep_final: bool = True,
+    inputs: Any = None,
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -423,7 +431,9 @@ def run_ensemble(
     - `blowup`, `check`: divergence detection (see the module doc); `time_step`: adds a `time`
       coordinate `step × time_step`;
     - `config`: a JSON-able description of the run, stored in the results and compared on
-      resume (with the sweep, the step budget and a fingerprint of the problem).
+      resume (with the sweep, the step budget and a fingerprint of the problem);
+    - `inputs`: per-seed data for `init` (a pytree with a leading seed axis, e.g. initial
+      states): then `problem.init(key, params, inputs_of_the_seed)` is called.
 
     **Returns:** an `EnsembleResult`.
     """
@@ -478,10 +488,22 @@ def run_ensemble(
     pad = pad_seeds(num_seeds, len(devices)) if sharded else 0
     nproc = jax.process_count()
     keys_p = jnp.concatenate([keys, jnp.repeat(keys[-1:], pad)]) if pad else keys
+    if inputs is not None:
+        for a in jax.tree_util.tree_leaves(inputs):
+            if jnp.ndim(a) == 0 or jnp.shape(a)[0] != num_seeds:
+                raise ValueError(
+                    f"inputs need a leading seed axis of size {num_seeds} on every leaf; got a "
+                    f"leaf of shape {jnp.shape(a)}"
+                )
+        if pad:
+            inputs = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]),
+                           inputs)
     if sharded:
         from ._sharding import shard_seeds
 
         keys_p = shard_seeds(keys_p, mesh)
+        if inputs is not None:
+            inputs = shard_seeds(inputs, mesh)
     total = num_seeds + pad
     per_process = total // nproc
     num_local = total // (len(devices) if sharded else 1)
@@ -497,6 +519,7 @@ def run_ensemble(
         "check": check,
         "blowup": blowup,
         "problems": [problem_fingerprint(p) for p in makers],
+        "inputs": None if inputs is None else problem_fingerprint(inputs),
     }
     if hasattr(sweep.seeds, "dtype"):
         identity["seed_keys_sha256"] = hashlib.sha256(
@@ -566,10 +589,11 @@ def run_ensemble(
         if chunk is not None:
             return check_int_at_least("chunk", chunk, 1)
         vec = bound.vectorised
-        one = jax.eval_shape(
-            lambda k, pp: bound.init(k[None] if vec else k,
-                                     _tmap(lambda a: a[:1] if vec else a[0], pp)),
-            keys[0], params)
+        one = eqx.filter_eval_shape(
+            _init_jit, bound,
+            _Plan(save_every=1, blowup=1.0, check="step", chunk=1, num_cells=1, mesh=None),
+            keys[:1], _tmap(lambda a: a[:1], params),
+            None if inputs is None else _tmap(lambda a: a[:1], inputs))[0]
         nbytes = sum(int(np.prod(a.shape)) * a.dtype.itemsize
                      for a in jax.tree_util.tree_leaves(one))
         return default_chunk(nbytes * n_cells, num_local)
@@ -620,7 +644,7 @@ def run_ensemble(
             finals.append(None)
             continue
 
-        carry, obs0 = _init_jit(bound, plan, keys_p, traced_params)
+        carry, obs0 = _init_jit(bound, plan, keys_p, traced_params, inputs)
         obs0 = _flatten_obs(obs0)
         if ci == start_cell and start_step > 0:
             like = _tmap(lambda a: np.zeros((per_process,) + a.shape[1:], a.dtype),
@@ -781,8 +805,8 @@ class _Bound(AbstractProblem):
     def _p(self, params):
         return {**{k: v for k, v in params.items() if k != "_cell"}, **self.static}
 
-    def init(self, key, params):
-        return self.inner.init(key, self._p(params))
+    def init(self, key, params, *inputs):
+        return self.inner.init(key, self._p(params), *inputs)
 
     def step(self, state, key, t, params):
         return self.inner.step(state, key, t, self._p(params))

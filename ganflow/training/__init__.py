@@ -1,5 +1,6 @@
 """Discrete training schemes (simultaneous/alternating GDA, extragradient, OGDA, CGD, unrolled,
-TTUR, EMA), the Mounjid–Guo adaptive learning rate, and runs over seeds with per-seed status."""
+TTUR, EMA, WGAN-QC), the Mounjid–Guo adaptive learning rate, and runs over seeds with per-seed
+status."""
 
 from ._adaptive import (
     ScaleByMounjidGuoState as ScaleByMounjidGuoState,
@@ -9,10 +10,9 @@ from ._adaptive import (
 )
 from ._run import (
     RunSolution as RunSolution,
-    RunStatus as RunStatus,
     run as run,
     run_grid as run_grid,
-    run_one as run_one,
+    TrainProblem as TrainProblem,
     update_jacobian as update_jacobian,
 )
 from ._schemes import (
@@ -30,4 +30,11 @@ from ._schemes import (
     as_optimizer as as_optimizer,
     make_scheme as make_scheme,
     robbins_monro as robbins_monro,
+)
+from ._wganqc import (
+    WGANQC as WGANQC,
+    OTTargets as OTTargets,
+    WGANQCField as WGANQCField,
+    quadratic_ot_targets as quadratic_ot_targets,
+    wganqc_dirac_update_jacobian as wganqc_dirac_update_jacobian,
 )

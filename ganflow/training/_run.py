@@ -13,27 +13,13 @@ import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._checks import check_int_at_least, check_positive, check_state
-from ..continuous._sharding import SEED_AXIS, prepare_seeds, seed_mesh
+from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble, seed_keys
 from ._schemes import AbstractScheme, TrainState
 
 _tmap = jax.tree_util.tree_map
-
-
-class RunStatus:
-    """Per-seed outcome codes of a run (an enum of ints, usable inside jit)."""
-
-    MAX_STEPS = 0
-    CONVERGED = 1
-    DIVERGED = 2
-    NAMES = ("max_steps", "converged", "diverged")
-
-    @classmethod
-    def name(cls, code: int) -> str:
-        return cls.NAMES[int(code)]
 
 
 class RunSolution(eqx.Module):
@@ -43,10 +29,12 @@ class RunSolution(eqx.Module):
     - `xs`: the saved states, leaves of shape (S, T, ...); `x_final`: leaves (S, ...);
     - `distances` (S, T): $\|x - x^*\|_2$ at the save points (None without `x_star`);
     - `final_distance` (S,): at the end (to x*, or the size of the last step without x*);
-    - `status` (S,): `RunStatus` codes; `status_names` gives them as strings;
+    - `status` (S,): `ganflow.engine.RESULTS` codes (`converged`, `max_steps_reached`,
+      `diverged`); `status_names` gives them as strings;
     - `diverged_step` (S,): the step whose result was non-finite or beyond `blowup` (−1 if none);
     - `converged_step` (S,): the first step within `tol` of x* (−1 if never);
-    - `state`: the final `TrainState` (optimiser states, stats such as CG iterations).
+    - `state`: the final `TrainState` (optimiser states, stats such as CG iterations);
+    - `dataset`: the engine's labelled results (`xarray.Dataset`), None for `run_grid`.
     """
 
     ts: Int[Array, " T"]
@@ -58,18 +46,19 @@ class RunSolution(eqx.Module):
     diverged_step: Int[Array, " S"]
     converged_step: Int[Array, " S"]
     state: TrainState
+    dataset: Any = eqx.field(static=True, default=None)
 
     @property
     def status_names(self) -> list[str]:
-        return [RunStatus.name(c) for c in np.asarray(self.status)]
+        return RESULTS.names(self.status)
 
     @property
     def converged(self) -> Bool[Array, " S"]:
-        return self.status == RunStatus.CONVERGED
+        return self.status == RESULTS.converged
 
     @property
     def diverged(self) -> Bool[Array, " S"]:
-        return self.status == RunStatus.DIVERGED
+        return self.status == RESULTS.diverged
 
     def fraction_converged(self) -> Float[Array, ""]:
         return jnp.mean(self.converged)
@@ -84,82 +73,59 @@ def _distance(x: Any, x_star: Any) -> jax.Array:
     return jnp.linalg.norm(_ravel(x) - _ravel(x_star))
 
 
-def _bad(x: Any, blowup: Any) -> jax.Array:
-    flat = _ravel(x)
-    return ~jnp.all(jnp.isfinite(flat)) | (jnp.max(jnp.abs(flat)) > blowup)
+class TrainProblem(AbstractProblem):
+    r"""A training scheme as an ensemble member of the engine (`ganflow.engine`).
 
+    The state is `(TrainState, converged_step, last_move)`; the initial state x0 comes from the
+    seed's `inputs`. Step t uses `fold_in(seed_key, t)` to draw its batches (when the scheme has
+    a sampler). With `x_star`, a member is `converged` when its final distance to x* is ≤ `tol`
+    (else `max_steps_reached`); without it, when its last step moved ≤ `tol`. `make_scheme`
+    (instead of `scheme`) builds the scheme from the traced hyper-parameters
+    (`make_scheme(eta)` with the sweep's axis `eta`).
+    """
 
-def run_one(
-    scheme: AbstractScheme,
-    x0: Any,
-    num_steps: int,
-    key: PRNGKeyArray | None,
-    *,
-    save_every: int | None,
-    x_star: Any,
-    tol: Any,
-    blowup: Any,
-    opt_state: Any = None,
-):
-    """One seed (un-jitted, un-vmapped): the building block of `run`; vmap it yourself to
-    batch over extra axes (the atlas vmaps over learning rates × seeds)."""
-    every = num_steps if save_every is None else save_every
-    num_saves = num_steps // every
-    state0 = scheme.init(x0, opt_state)
-    has_key = scheme.sampler is not None
+    scheme: Any
+    x_star: Any
+    tol: Any
+    make_scheme: Any = None
+    vectorised = False
 
-    def one_step(carry, t):
-        state, status, div_step, conv_step = carry
-        one = jnp.asarray(1, dtype=jnp.int32)
-        data = jax.random.fold_in(key, t) if has_key else ()
-        new = scheme.step(state, data)
-        alive = status != RunStatus.DIVERGED
-        bad = alive & _bad(new.x, blowup)
-        keep = alive & ~bad
-        state = _tmap(lambda n, o: jnp.where(keep, n, o), new, state)
-        status = jnp.where(bad, RunStatus.DIVERGED, status)
-        div_step = jnp.where(bad, t + one, div_step)
-        if x_star is not None:
-            hit = keep & (conv_step < 0) & (_distance(state.x, x_star) <= tol)
-            conv_step = jnp.where(hit, t + one, conv_step)
-        return (state, status, div_step, conv_step), None
+    def _scheme(self, params) -> AbstractScheme:
+        return self.scheme if self.make_scheme is None else self.make_scheme(params["eta"])
 
-    def save_block(carry, i):
-        ts = (i * every + jnp.arange(every)).astype(jnp.int32)
-        carry, _ = jax.lax.scan(one_step, carry, ts)
+    def init(self, key, params, x0=None):
+        state = self._scheme(params).init(x0)
+        minus1 = jnp.asarray(-1, jnp.int32)
+        if self.x_star is not None:
+            hit = _distance(state.x, self.x_star) <= self.tol
+            conv = jnp.where(hit, 0, minus1).astype(jnp.int32)
+        else:
+            conv = minus1
+        dtype = jnp.result_type(*jax.tree_util.tree_leaves(state.x))
+        return state, conv, jnp.asarray(jnp.inf, dtype)
+
+    def step(self, carry, key, t, params):
+        state, conv, _ = carry
+        scheme = self._scheme(params)
+        new = scheme.step(state, key if scheme.sampler is not None else ())
+        move = jnp.linalg.norm(_ravel(new.x) - _ravel(state.x)).astype(carry[2].dtype)
+        if self.x_star is not None:
+            hit = (conv < 0) & (_distance(new.x, self.x_star) <= self.tol)
+            conv = jnp.where(hit, t + 1, conv).astype(jnp.int32)
+        return new, conv, move
+
+    def observe(self, carry, params):
         x = carry[0].x
-        d = _distance(x, x_star) if x_star is not None else jnp.zeros(())
-        return carry, (x, d)
+        d = _distance(x, self.x_star) if self.x_star is not None else jnp.zeros(())
+        return {"x": x, "distance": d}
 
-    minus1 = jnp.asarray(-1, dtype=jnp.int32)
-    status0 = jnp.asarray(RunStatus.MAX_STEPS, dtype=jnp.int32)
-    if x_star is not None:
-        d0 = _distance(state0.x, x_star)
-        conv0 = jnp.where(d0 <= tol, 0, minus1).astype(jnp.int32)
-    else:
-        d0 = jnp.zeros(())
-        conv0 = minus1
-    carry = (state0, status0, minus1, conv0)
-    carry, (xs, ds) = jax.lax.scan(save_block, carry, jnp.arange(num_saves))
-    state, status, div_step, conv_step = carry
-    xs = _tmap(lambda a0, a: jnp.concatenate([a0[None], a]), state0.x, xs)
-    ds = jnp.concatenate([d0[None], ds])
-    if x_star is not None:
-        final_distance = ds[-1]
-    else:  # the size of one more step: a fixed-point residual
-        data = jax.random.fold_in(key, num_steps) if has_key else ()
-        final_distance = jnp.linalg.norm(_ravel(scheme.step(state, data).x) - _ravel(state.x))
-    converged = (status != RunStatus.DIVERGED) & (final_distance <= tol)
-    status = jnp.where(converged, RunStatus.CONVERGED, status).astype(jnp.int32)
-    return (
-        state,
-        xs,
-        (ds if x_star is not None else None),
-        final_distance,
-        status,
-        div_step,
-        conv_step,
-    )
+    def finite_part(self, carry):
+        return carry[0].x
+
+    def outcome(self, carry, params):
+        state, _, move = carry
+        final = _distance(state.x, self.x_star) if self.x_star is not None else move
+        return jnp.where(final <= self.tol, RESULTS.converged, RESULTS.max_steps_reached)
 
 
 def _check_run_inputs(num_steps, save_every, x0s, x_star, tol, blowup):
@@ -182,12 +148,66 @@ def _check_run_inputs(num_steps, save_every, x0s, x_star, tol, blowup):
     return num_steps, save_every, num_seeds, x_star
 
 
+def _keys(key: Any, keys: Any, num_seeds: int, needed: bool) -> Any:
+    if key is not None and keys is not None:
+        raise ValueError("pass either key (split into one key per seed) or keys, not both")
+    if keys is not None:
+        keys = seed_keys(keys)
+        if keys.shape[0] != num_seeds:
+            raise ValueError(f"keys has {keys.shape[0]} keys for {num_seeds} seeds")
+        return keys
+    if key is not None:
+        if not (hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+            raise ValueError("key must be a typed PRNG key, e.g. jax.random.key(0)")
+        return jax.random.split(key, num_seeds)
+    if needed:
+        raise ValueError("this scheme samples batches: pass a PRNG key")
+    return seed_keys(num_seeds)  # unused by deterministic schemes
+
+
+def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) -> RunSolution:
+    state, conv, move = res.final_state
+    obs = res.observations
+
+    def take(a):  # (S, C, ...) -> (S, ...) or (C, S, ...)
+        a = jnp.asarray(a)
+        return a[:, 0] if cell_axis is None else jnp.swapaxes(a, 0, 1)
+
+    xs_leaves = [obs[k] for k in sorted((k for k in obs if k == "x" or k.startswith("x_")),
+                                        key=lambda k: -1 if k == "x" else int(k[2:]))]
+    treedef = jax.tree_util.tree_structure(state.x)
+    xs = jax.tree_util.tree_unflatten(treedef, [
+        jnp.asarray(a if cell_axis is not None else a) for a in xs_leaves])
+    status = jnp.asarray(res.status)
+    dstep = jnp.asarray(res.diverged_step)
+    dist = jnp.asarray(obs["distance"])
+    if cell_axis is not None:  # engine (S, E, ...) -> (E, S, ...)
+        xs = _tmap(lambda a: jnp.swapaxes(a, 0, 1), xs)
+        status, dstep, dist = (jnp.swapaxes(a, 0, 1) for a in (status, dstep, dist))
+    state_out = _tmap(take, state)
+    conv, move = take(conv), take(move)
+    final_distance = dist[..., -1] if with_distance else move
+    return RunSolution(
+        ts=jnp.asarray(res.steps),
+        xs=xs,
+        x_final=state_out.x,
+        distances=dist if with_distance else None,
+        final_distance=final_distance,
+        status=status,
+        diverged_step=dstep,
+        converged_step=conv,
+        state=state_out,
+        dataset=res.dataset if cell_axis is None else None,
+    )
+
+
 def run(
     scheme: AbstractScheme,
     x0s: Any,
     num_steps: int,
     key: PRNGKeyArray | None = None,
     *,
+    keys: Any = None,
     save_every: int | None = None,
     x_star: Any = None,
     tol: float = 1e-8,
@@ -195,26 +215,31 @@ def run(
     throw: bool = False,
     shard: bool | None = None,
     seed_chunk: int | None = None,
+    out: Any = None,
+    resume: bool = False,
+    progress: bool | None = False,
+    checkpoint_every: int | None = None,
 ) -> RunSolution:
     r"""Runs `scheme` for `num_steps` steps from each initial state in `x0s` (leaves with a
-    leading seed axis S), vmapped over seeds, compiled once.
+    leading seed axis S), vmapped over seeds, compiled once — through the ensemble engine
+    (`ganflow.engine.run_ensemble`).
 
-    - `key`: split into one key per seed; step t of a seed uses `fold_in(seed_key, t)` as its
-      data (batches are sampled inside the scan; required when the scheme has a sampler);
+    - `key`: split into one key per seed (`keys = jax.random.split(key, S)`), or `keys`: one
+      typed key per seed; step t of a seed uses `fold_in(seed_key, t)` as its data (batches
+      are sampled inside the scan; required when the scheme has a sampler). A seed's path
+      depends on its own key and x0 only;
     - `save_every`: keep the state every `save_every` steps (must divide `num_steps`); None keeps
       only the first and last states;
-    - `x_star`: a known equilibrium: the run reports distances to it, and a seed is CONVERGED
-      when its final distance is ≤ `tol`. Without it, CONVERGED means the last step moved ≤ `tol`;
-    - a seed whose state is non-finite or exceeds `blowup` (max-norm) is frozen and DIVERGED;
-    - `throw=True` raises (`eqx.error_if`, at run time) if any seed diverged;
+    - `x_star`: a known equilibrium: the run reports distances to it, and a seed is `converged`
+      when its final distance is ≤ `tol` (else `max_steps_reached`). Without it, `converged`
+      means the last step moved ≤ `tol`;
+    - a seed whose state is non-finite or exceeds `blowup` (max-norm) is frozen and `diverged`;
+    - `throw=True` raises if any seed diverged;
     - `shard`: shard the seed axis over all devices with `jax.sharding` (default: when more than
-      one device is present; on CPU set `XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`
-      before importing jax to get one device per core). Results equal those of one device
-      (bitwise when each device's seed chunks coincide, e.g. small games; else to rounding);
-    - `seed_chunk`: seeds computed together on a device: all of them (`vmap`) for small games;
-      for large models a few at a time (`lax.map(batch_size=...)`), so that a chunk's parameters
-      stay in cache across the scan's steps (default: about 2¹⁷ numbers per chunk; on the 35k
-      MoG MLP GAN this made 64 seeds cost 34× one seed instead of 42× on one CPU device).
+      one device is present); `seed_chunk`: seeds computed together on a device (default:
+      `ganflow.engine.default_chunk`, from the backend and the memory);
+    - `out`, `resume`, `progress`, `checkpoint_every`: results to `out/results.zarr`,
+      checkpoints, a progress bar (see `run_ensemble`).
 
     ```python
     sol = run(SimultaneousGDA(b, optax.sgd(0.1)), x0s, 1000, x_star=game.equilibrium())
@@ -226,70 +251,22 @@ def run(
     num_steps, save_every, num_seeds, x_star = _check_run_inputs(
         num_steps, save_every, x0s, x_star, tol, blowup
     )
-    if scheme.sampler is not None and key is None:
-        raise ValueError("this scheme samples batches: pass a PRNG key")
-    keys = jax.random.split(key, num_seeds) if key is not None else None
-    # check the scheme against one seed's state at trace time (before compiling the loop)
-    jax.eval_shape(lambda x: scheme.init(x), _tmap(lambda a: a[0], tuple(x0s)))
-    keys, x0s, pad = prepare_seeds(keys, tuple(x0s), True, shard)
-    sharded = len(jax.devices()) > 1 if shard is None else bool(shard)
-    mesh = seed_mesh() if sharded else None
-    num_local = (num_seeds + pad) // (len(jax.devices()) if sharded else 1)
-    chunk = _seed_chunk(x0s, num_local, seed_chunk)
-    sol = _run_jit(
-        scheme, x0s, keys, num_steps, save_every, x_star, tol, blowup, throw, chunk, mesh
-    )
-    if pad:  # drop the padding seeds (every leaf but ts has the seed axis first)
-        trimmed = _tmap(lambda a: a[:num_seeds], sol)
-        sol = eqx.tree_at(lambda s: s.ts, trimmed, sol.ts)
-    return sol
-
-
-def _seed_chunk(x0s: Any, num_local: int, seed_chunk: int | None) -> int:
-    """Seeds per vmapped chunk on one device (see `run`)."""
+    keys = _keys(key, keys, num_seeds, scheme.sampler is not None)
     if seed_chunk is not None:
-        return check_int_at_least("seed_chunk", seed_chunk, 1)
-    per_seed = sum(int(np.prod(jnp.shape(a)[1:])) for a in jax.tree_util.tree_leaves(x0s))
-    return max(1, min(num_local, 2**17 // max(per_seed, 1)))
-
-
-@eqx.filter_jit
-def _run_jit(scheme, x0s, keys, num_steps, save_every, x_star, tol, blowup, throw, chunk, mesh):
-    def one(x0, k):
-        return run_one(
-            scheme, x0, num_steps, k, save_every=save_every, x_star=x_star, tol=tol, blowup=blowup
-        )
-
-    def local(x0s, keys):  # the seeds of one device: vmapped, in chunks of `chunk`
-        num = jax.tree_util.tree_leaves(x0s)[0].shape[0]
-        if chunk >= num:
-            return jax.vmap(one, in_axes=(0, 0 if keys is not None else None))(x0s, keys)
-        if keys is None:
-            return jax.lax.map(lambda x0: one(x0, None), x0s, batch_size=chunk)
-        return jax.lax.map(lambda a: one(*a), (x0s, keys), batch_size=chunk)
-
-    if mesh is not None:
-        spec = PartitionSpec(SEED_AXIS)
-        local = jax.shard_map(local, mesh=mesh, in_specs=(spec, spec), out_specs=spec,
-                              check_vma=False)
-    state, xs, ds, fd, status, div_step, conv_step = local(x0s, keys)
-    if throw:
-        status = eqx.error_if(
-            status, jnp.any(status == RunStatus.DIVERGED), "a seed diverged during the run"
-        )
-    every = num_steps if save_every is None else save_every
-    ts = jnp.arange(num_steps // every + 1) * every
-    return RunSolution(
-        ts=ts,
-        xs=xs,
-        x_final=state.x,
-        distances=ds,
-        final_distance=fd,
-        status=status,
-        diverged_step=div_step,
-        converged_step=conv_step,
-        state=state,
+        seed_chunk = check_int_at_least("seed_chunk", seed_chunk, 1)
+    x0s = tuple(x0s)
+    # check the scheme against one seed's state at trace time (before compiling the loop)
+    jax.eval_shape(lambda x: scheme.init(x), _tmap(lambda a: a[0], x0s))
+    problem = TrainProblem(scheme, x_star, tol)
+    res = run_ensemble(
+        problem, Sweep(seeds=keys), num_steps, save_every=save_every, inputs=x0s,
+        blowup=blowup, chunk=seed_chunk, shard=shard, out=out, resume=resume,
+        progress=progress, checkpoint_every=checkpoint_every, name="training.run",
     )
+    sol = _solution(res, num_steps, x_star is not None, None)
+    if throw and bool(np.any(np.asarray(sol.status) == RESULTS.diverged)):
+        raise RuntimeError("a seed diverged during the run (status 'diverged'; see diverged_step)")
+    return sol
 
 
 def _float_leaves_state(state: TrainState) -> tuple[Any, Any]:
@@ -306,7 +283,7 @@ def update_jacobian(
     scheme's memory (OGDA's previous direction, momentum of an optimiser), in the flat order of
     `ravel_pytree` — x first. The state is `scheme.init(x)` with its step counter set to `step`
     (default 1: past OGDA's plain first step). At a fixed point x*, local convergence holds
-    when $ρ(F'(x^*)) < 1$ (Mescheder 2017; MATH.md "Discrete training").
+    when $ρ(F'(x^*)) < 1$ (Mescheder 2017; docs/conventions.md §Discrete schemes).
     """
     return _update_jacobian_jit(scheme, tuple(check_state(x)), data, step)
 
@@ -337,53 +314,32 @@ def run_grid(
     num_steps: int,
     key: PRNGKeyArray | None = None,
     *,
+    keys: Any = None,
     save_every: int | None = None,
     x_star: Any = None,
     tol: float = 1e-8,
     blowup: float = 1e6,
+    seed_chunk: int | None = None,
 ) -> RunSolution:
-    """`run` over a grid of learning rates × seeds in one compilation: `make_scheme(eta)` builds
-    the scheme for one (traced) learning rate; the result has leading axes (E, S)."""
+    """`run` over a grid of learning rates × seeds in one compilation (the engine's traced axis
+    `eta`): `make_scheme(eta)` builds the scheme for one (traced) learning rate; the result has
+    leading axes (E, S)."""
     num_steps, save_every, num_seeds, x_star = _check_run_inputs(
         num_steps, save_every, x0s, x_star, tol, blowup
     )
-    etas = jnp.asarray(etas)
+    etas = np.asarray(etas)
     if etas.ndim != 1:
         raise ValueError(f"etas must be a 1-D array of learning rates, got shape {etas.shape}")
-    check_positive("etas", np.asarray(etas))
-    keys = jax.random.split(key, num_seeds) if key is not None else None
-    return _grid_jit(
-        make_scheme, etas, tuple(x0s), keys, num_steps, save_every, x_star, tol, blowup
+    check_positive("etas", etas)
+    x0s = tuple(x0s)
+    probe = make_scheme(jnp.asarray(float(etas[0])))
+    if not isinstance(probe, AbstractScheme):
+        raise ValueError("make_scheme(eta) must return a ganflow training scheme")
+    keys = _keys(key, keys, num_seeds, probe.sampler is not None)
+    problem = TrainProblem(None, x_star, tol, make_scheme)
+    res = run_ensemble(
+        problem, Sweep(seeds=keys, axes={"eta": [float(e) for e in etas]}), num_steps,
+        save_every=save_every, inputs=x0s, blowup=blowup, chunk=seed_chunk, progress=False,
+        name="training.run_grid",
     )
-
-
-@eqx.filter_jit
-def _grid_jit(make_scheme, etas, x0s, keys, num_steps, save_every, x_star, tol, blowup):
-    def one(eta, x0, k):
-        return run_one(
-            make_scheme(eta),
-            x0,
-            num_steps,
-            k,
-            save_every=save_every,
-            x_star=x_star,
-            tol=tol,
-            blowup=blowup,
-        )
-
-    k_axis = 0 if keys is not None else None
-    per_seed = jax.vmap(one, in_axes=(None, 0, k_axis))
-    out = jax.vmap(per_seed, in_axes=(0, None, None))(etas, x0s, keys)
-    state, xs, ds, fd, status, div_step, conv_step = out
-    every = num_steps if save_every is None else save_every
-    return RunSolution(
-        ts=jnp.arange(num_steps // every + 1) * every,
-        xs=xs,
-        x_final=state.x,
-        distances=ds,
-        final_distance=fd,
-        status=status,
-        diverged_step=div_step,
-        converged_step=conv_step,
-        state=state,
-    )
+    return _solution(res, num_steps, x_star is not None, 1)
