@@ -1,5 +1,9 @@
 """Generators and discriminators (equinox Modules holding only their parameters)."""
 
+from ._conv import (
+    ConvDiscriminator as ConvDiscriminator,
+    ConvGenerator as ConvGenerator,
+)
 from ._models import (
     MLP as MLP,
     DiracGenerator as DiracGenerator,
