@@ -67,7 +67,7 @@ def test_dirac_gradient_flow_conserves_radius(loss):
     sol = gc.gradient_flow(
         game, game.make_state(1.0, 0.5), 50.0, rtol=1e-10, atol=1e-10, ts=jnp.linspace(0, 50, 26)
     )
-    assert sol.messages == "success"
+    assert sol.messages == "successful"
     r2 = np.asarray(sol.xs[0].theta) ** 2 + np.asarray(sol.xs[1].psi) ** 2
     assert np.max(np.abs(r2 - 1.25)) < 1e-8
     # and it does rotate (it is not standing still)
@@ -319,7 +319,7 @@ def test_cao_guo_sde_scan_equals_diffrax_and_seed_alone(lq_data):
     assert np.max(np.abs(np.asarray(a.xs[1]) - np.asarray(b.xs[1]))) < 1e-12
     assert np.max(np.abs(np.asarray(a.xs[0]) - np.asarray(b.xs[0]))) < 1e-12
     # the diffrax result codes come through per seed
-    assert b.summary()["success"] == 6 and b.result is not None
+    assert b.summary()["successful"] == 6 and b.result is not None
 
 
 def test_higher_order_and_adaptive_solvers():
@@ -347,7 +347,7 @@ def test_higher_order_and_adaptive_solvers():
         sol = gc.sde_ensemble(
             sde, x0, 0.0, T, dt=0.1, keys=keys, solver=solver, brownian=brownian, **kw
         )
-        assert sol.summary()["success"] == S
+        assert sol.summary()["successful"] == S
         x = np.stack([np.asarray(sol.xs[0][:, -1]), np.asarray(sol.xs[1][:, -1])], axis=1)
         se = np.sqrt(np.diag(P) / S)
         assert np.all(np.abs(x.mean(0) - m) < 4.5 * se + 2e-3), type(solver).__name__
@@ -406,7 +406,7 @@ def test_blow_up_is_reported_per_seed(method):
     sol = gc.sde_ensemble(
         sde, x0, 0.0, 1.0, dt=0.01, keys=keys, save_every=10, batched_x0=True, method=method
     )
-    assert sol.messages == ["success", "nonfinite", "success", "nonfinite"]
+    assert sol.messages == ["successful", "diverged", "successful", "diverged"]
     t_bad = np.asarray(sol.t_nonfinite)
     assert np.isinf(t_bad[0]) and 0.2 <= t_bad[1] <= 0.4
     assert np.all(np.isfinite(np.asarray(sol.xs[0][0])))
@@ -426,7 +426,7 @@ def test_diverging_sga_seed_is_reported_not_raised():
     x0 = game.make_state(jnp.array([1.0, 1e307]), jnp.array([1.0, 1e307]))
     keys = jax.random.split(jax.random.key(0), 2)
     sol = gc.sga_ensemble(game, x0, 0.5, None, 40, keys, batched_x0=True, save_every=10)
-    assert sol.messages == ["success", "nonfinite"]
+    assert sol.messages == ["successful", "diverged"]
     r = np.hypot(np.asarray(sol.xs[0].theta[0, -1]), np.asarray(sol.xs[1].psi[0, -1]))
     np.testing.assert_allclose(r, np.sqrt(2) * (1 + 0.25) ** 20, rtol=1e-12)
 

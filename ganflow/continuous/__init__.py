@@ -21,9 +21,7 @@ from ._sde import (
     sde_ensemble as sde_ensemble,
     solve_sde as solve_sde,
 )
-from ._sharding import seed_mesh as seed_mesh, shard_seeds as shard_seeds
 from ._solution import (
-    STATUS_NAMES as STATUS_NAMES,
     ODESolution as ODESolution,
     SDESolution as SDESolution,
 )

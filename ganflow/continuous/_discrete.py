@@ -11,8 +11,10 @@ $\mathcal B$ of B examples (Cao–Guo eq. 4):
   $θ_{k+1} = θ_k + η\, b^{\bar{\mathcal B}_k}_θ(θ_k, ω_{k+1})$
   (`independent_batches=False` uses one batch for both: eq. 5).
 
-Plain SGD steps of size η for both players, exactly as in the paper: no momentum, no optax
-(the optax-based training schemes live in `ganflow.training`). The signs come from b0 only.
+Plain SGD steps of size η for both players, exactly as in the paper: the ensemble runs
+`ganflow.training.SimultaneousGDA` / `AlternatingGDA` with `optax.sgd(η)` — the one
+implementation of each scheme — through `ganflow.training.run` and the engine. The signs come
+from b0 only.
 Step k sits at time $kη$ (η is the time between updates, Cao–Guo §2). Minibatches are drawn
 i.i.d. with replacement from a finite data set $\mathcal D$ (`data`), as in Cao–Guo §2, or
 from the game's sampler; `batch_size=None` is the full-batch (deterministic) scheme.
@@ -24,19 +26,15 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from ..dynamics import as_objective, vector_field
-from ._random import STREAM_BATCH
-from ._sde import (
-    _batch_mean_objective,
-    _check_keys,
-    _check_x0,
-    _finish,
-    _one_x0,
-    _prepare_seeds,
-)
-from ._solution import SUCCESS, SDESolution
+from ..engine import RESULTS
+from ..training import AlternatingGDA, SimultaneousGDA, run
+from ._sde import _batch_mean_objective, _check_keys, _check_x0, _one_x0
+from ._solution import SDESolution
 
 _tmap = jax.tree_util.tree_map
 
@@ -61,51 +59,6 @@ class _Draw(eqx.Module):
         return self.game.sample(key, self.batch_size)
 
 
-class _IgnoreBatch(eqx.Module):
-    field: Callable[..., Any]
-
-    def __call__(self, x, batch):
-        return self.field(x)
-
-
-def _axpy(a, x, y):
-    return _tmap(lambda xi, yi: yi + a * xi, x, y)
-
-
-@eqx.filter_jit
-def _run(field, draw, x0, keys, eta, num_saves, save_every, scheme, independent, batched):
-    num = keys.shape[0]
-    xs0 = x0 if batched else _tmap(lambda a: jnp.broadcast_to(a, (num,) + jnp.shape(a)), x0)
-    base = jax.vmap(lambda k: jax.random.fold_in(k, STREAM_BATCH))(keys)
-
-    def one_step(x, key, k):
-        kk = jax.random.fold_in(key, k)
-        k_omega, k_theta = jax.random.split(kk)
-        batch = draw(k_omega)
-        if scheme == "simultaneous":
-            return _axpy(eta, field(x, batch), x)
-        theta, omega = x
-        omega = _axpy(eta, field(x, batch)[1], omega)
-        batch_theta = draw(k_theta) if independent else batch
-        theta = _axpy(eta, field((theta, omega), batch_theta)[0], theta)
-        return theta, omega
-
-    step_all = jax.vmap(one_step, in_axes=(0, 0, None))
-
-    def step(xs, k):
-        return step_all(xs, base, k), None
-
-    def block(xs, i):
-        ks = i * save_every + jnp.arange(save_every, dtype=jnp.int32)
-        xs, _ = jax.lax.scan(step, xs, ks)
-        return xs, xs
-
-    _, saved = jax.lax.scan(block, xs0, jnp.arange(num_saves, dtype=jnp.int32))
-    return _tmap(
-        lambda a, s: jnp.concatenate([a[:, None], jnp.swapaxes(s, 0, 1)], axis=1), xs0, saved
-    )
-
-
 def sga_ensemble(
     game: Any,
     x0: Any,
@@ -122,6 +75,10 @@ def sga_ensemble(
     batched_x0: bool = False,
     shard: bool | None = None,
     throw: bool = False,
+    seed_chunk: int | None = None,
+    out: Any = None,
+    resume: bool = False,
+    progress: bool | None = False,
 ) -> SDESolution:
     r"""Minibatch stochastic gradient descent–ascent (Cao–Guo eqs. 5–7), one run per key.
 
@@ -138,8 +95,10 @@ def sga_ensemble(
     - `save_every`: save every this many steps (must divide `num_steps`; default: first and
       last).
 
-    Returns an `SDESolution` with `ts = η · step` and leaves (seeds, T, ...); a diverging seed
-    is reported as `nonfinite` in `status`. Seed s depends on `keys[s]` only.
+    Returns an `SDESolution` with `ts = η · step` and leaves (seeds, T, ...); a seed whose
+    state becomes non-finite is frozen and reported as `diverged` in `status`. Seed s depends
+    on `keys[s]` only (step k draws its batches from `fold_in(keys[s], k)`). `seed_chunk`,
+    `out`, `resume`, `progress` go to the engine (see `ganflow.training.run`).
     """
     eta = check_positive("eta", eta)
     num_steps = check_int_at_least("num_steps", num_steps, 1)
@@ -170,7 +129,7 @@ def sga_ensemble(
                 )
             if field is not None:
                 raise ValueError("a custom field with batch_size=None needs data")
-            field = _IgnoreBatch(game.vector_field(population=True))
+            field = game.vector_field(population=True)  # b(x): no batch argument
         draw = _Draw(None, game, batch_size)
     else:
         raise ValueError("pass data (a batch of examples) or a game with a sampler")
@@ -182,12 +141,22 @@ def sga_ensemble(
         raise ValueError("field must be a minibatch vector field b(x, batch)")
 
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
-    keys, x0, pad = _prepare_seeds(keys, x0, batched_x0, shard)
-    num_saves = num_steps // save_every
-    xs = _run(
-        field, draw, x0, keys, jnp.asarray(eta, dtype), num_saves, save_every, scheme,
-        independent_batches, batched_x0,
-    )
-    ts = jnp.asarray(eta, dtype) * save_every * jnp.arange(num_saves + 1, dtype=dtype)
-    status = jnp.full((num + pad,), SUCCESS, jnp.int32)
-    return _finish(ts, xs, status, None, num, pad, throw, f"sga-{scheme}")
+    sampler = None if draw.data is None and draw.batch_size is None else draw
+    opt = optax.sgd(eta)
+    if scheme == "simultaneous":
+        sch = SimultaneousGDA(field, opt, sampler)
+    else:
+        sch = AlternatingGDA(field, opt, sampler, independent_batches=independent_batches)
+    x0s = x0 if batched_x0 else _tmap(
+        lambda a: jnp.broadcast_to(jnp.asarray(a), (num,) + jnp.shape(a)), x0)
+    sol = run(sch, tuple(x0s), num_steps, keys=keys, save_every=save_every, blowup=np.inf,
+              shard=shard, seed_chunk=seed_chunk, out=out, resume=resume, progress=progress)
+    ts = jnp.asarray(eta, dtype) * save_every * jnp.arange(num_steps // save_every + 1,
+                                                           dtype=dtype)
+    dstep = np.asarray(sol.diverged_step)
+    t_bad = jnp.asarray(np.where(dstep >= 0, dstep * float(eta), np.inf), dtype)
+    status = jnp.where(sol.status == RESULTS.diverged, RESULTS.diverged, RESULTS.successful)
+    if throw and bool(np.any(np.asarray(status) != RESULTS.successful)):
+        raise RuntimeError("an ensemble member failed (status != successful): "
+                           f"{RESULTS.summary(status)}")
+    return SDESolution(ts, sol.xs, status, t_bad, None, f"sga-{scheme}", sol.dataset)

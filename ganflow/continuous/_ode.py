@@ -14,7 +14,8 @@ import numpy as np
 
 from .._checks import check_int_at_least, check_positive, check_state
 from ..dynamics import Objective, vector_field
-from ._solution import NONFINITE, ODESolution, _first_nonfinite, _status_from_result
+from ..engine import RESULTS
+from ._solution import ODESolution, _first_nonfinite, _status_from_result
 
 
 def _check_times(t0: Any, t1: Any) -> None:
@@ -123,7 +124,7 @@ def _solve_ode(field, x0, t0, t1, args, solver, controller, dt0, saveat, max_ste
     )
     status = _status_from_result(sol.result)
     bad, _ = _first_nonfinite(sol.ts, sol.ys, 0)
-    status = jnp.where(bad, NONFINITE, status)
+    status = jnp.where(bad, RESULTS.diverged, status)
     return ODESolution(sol.ts, sol.ys, status, sol.result, sol.stats["num_accepted_steps"])
 
 

@@ -25,7 +25,8 @@ eq. 13). The SDEs are Itô SDEs.
 
 Either way the ensemble is vmapped (never a Python loop) over the seeds, each seed's path is a
 function of its own key, a blown-up seed gets status `nonfinite` without touching the others,
-and with more than one device the seed axis is sharded (see `_sharding.py`).
+and with more than one device the seed axis is sharded: both paths are problems of the
+ensemble engine (`ganflow.engine`), which chunks, shards, checkpoints and records them.
 """
 
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._checks import (
     check_choice,
@@ -52,8 +54,8 @@ from ._random import (
     batch_tree_normals_block,
     stream_key_data,
 )
-from ._sharding import prepare_seeds
-from ._solution import NONFINITE, SUCCESS, SDESolution, _first_nonfinite, _status_from_result
+from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
+from ._solution import SDESolution, _status_from_result
 
 _tmap = jax.tree_util.tree_map
 
@@ -180,8 +182,6 @@ def _check_keys(keys: Any) -> Any:
         if keys.ndim != 1:
             raise ValueError(f"keys must be a 1-D array of keys (one per seed), got {keys.shape}")
         return keys
-    if keys.dtype == jnp.uint32 and keys.ndim == 2 and keys.shape[1] == 2:
-        return jax.random.wrap_key_data(keys)
     raise ValueError(
         "keys must be a 1-D array of typed keys, e.g. jax.random.split(jax.random.key(0), n)"
     )
@@ -234,102 +234,147 @@ def _noise_block(save_every: int, target: int = 10) -> int:
     return max(k for k in range(1, min(target, save_every) + 1) if save_every % k == 0)
 
 
-@eqx.filter_jit
-def _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched):
-    num = keys.shape[0]
-    x_one = _one_x0(x0, batched)
-    sde.check(x_one)  # at trace time only: ValueErrors before anything compiles
-    structure = sde.diffusion.noise_structure(x_one)
-    dtype = jnp.result_type(*jax.tree_util.tree_leaves(x_one))
-    xs0 = x0 if batched else _tmap(lambda a: jnp.broadcast_to(a, (num,) + jnp.shape(a)), x0)
-    key_data = jax.vmap(lambda k: stream_key_data(k, STREAM_BROWNIAN))(keys)
-    dt = jnp.asarray(dt, dtype)
-    t0 = jnp.asarray(t0, dtype)
-    sqdt = jnp.sqrt(dt)
-    drift = jax.vmap(lambda x: sde.drift(x, *sde.args))
-    diffuse = jax.vmap(lambda x, w, t: sde.diffusion.apply(t, x, w), in_axes=(0, 0, None))
+class EulerMaruyamaProblem(AbstractProblem):
+    r"""The fast path as an engine problem (vectorised: one call advances a chunk of members).
+    One engine step is a block of K Euler–Maruyama steps whose noise is drawn in one fused
+    counter-based call ($ξ_k$ depends on the seed's key and k only, seeds innermost)."""
 
-    def noise(kd, ks):  # a block of K steps in one fused call: leaves (K, seeds, ...)
-        return batch_tree_normals_block(kd, ks, structure)
+    sde: SDE
+    t0: Any
+    dt: Any
+    block: int = eqx.field(static=True)
+    vectorised = True
 
-    def step(xs, k_z):
-        k, z = k_z
-        t = t0 + k.astype(dtype) * dt
-        dw = _tmap(lambda a: a * sqdt, z)
-        b = drift(xs)
-        s = diffuse(xs, dw, t)
-        return _tmap(lambda x, bb, ss: x + dt * bb + ss, xs, b, s), None
+    def init(self, keys, params, x0):
+        return x0, jax.vmap(lambda k: stream_key_data(k, STREAM_BROWNIAN))(keys)
 
-    nblock = _noise_block(save_every)
+    def step(self, state, keys, t, params):
+        xs, key_data = state
+        sde = self.sde
+        x_one = _tmap(lambda a: a[0], xs)
+        structure = sde.diffusion.noise_structure(x_one)
+        dtype = jnp.result_type(*jax.tree_util.tree_leaves(x_one))
+        dt = jnp.asarray(self.dt, dtype)
+        sqdt = jnp.sqrt(dt)
+        drift = jax.vmap(lambda x: sde.drift(x, *sde.args))
+        diffuse = jax.vmap(lambda x, w, tt: sde.diffusion.apply(tt, x, w), in_axes=(0, 0, None))
+        ks = t * self.block + jnp.arange(self.block, dtype=jnp.int32)
+        z = batch_tree_normals_block(key_data, ks, structure)
 
-    def chunk(xs, ks):
-        return jax.lax.scan(step, xs, (ks, noise(key_data, ks)))[0], None
+        def one(x, k_z):
+            k, zz = k_z
+            tt = jnp.asarray(self.t0, dtype) + k.astype(dtype) * dt
+            dw = _tmap(lambda a: a * sqdt, zz)
+            b = drift(x)
+            sg = diffuse(x, dw, tt)
+            return _tmap(lambda a, bb, ss: a + dt * bb + ss, x, b, sg), None
 
-    def block(xs, i):
-        ks = i * save_every + jnp.arange(save_every, dtype=jnp.int32)
-        xs, _ = jax.lax.scan(chunk, xs, ks.reshape(save_every // nblock, nblock))
-        return xs, xs
+        xs, _ = jax.lax.scan(one, xs, (ks, z))
+        return xs, key_data
 
-    _, saved = jax.lax.scan(block, xs0, jnp.arange(n_saves, dtype=jnp.int32))
-    xs = _tmap(
-        lambda a, s: jnp.concatenate([a[:, None], jnp.swapaxes(s, 0, 1)], axis=1), xs0, saved
-    )
-    ts = t0 + dt * save_every * jnp.arange(n_saves + 1, dtype=dtype)
-    return ts, xs
+    def observe(self, state, params):
+        return {"x": state[0]}
 
-
-# ---------------------------------------------------------------------------------------------
-# the diffrax path
+    def finite_part(self, state):
+        return state[0]
 
 
-@eqx.filter_jit
-def _diffrax_ensemble(sde, x0, keys, t0, t1, dt, ts, solver, brownian, controller, max_steps,
-                      batched, brownian_tol):
-    sde.check(_one_x0(x0, batched))  # at trace time only
-    levy = _solver_levy(solver)
+class DiffraxSDEProblem(AbstractProblem):
+    r"""The diffrax path as an engine problem: one engine step integrates one save interval
+    $[t_i, t_{i+1}]$ with `diffeqsolve`. The Brownian path is a function of the seed's key and
+    time only (counter-based or a `VirtualBrownianTree` over $[t_0, t_1]$), so consecutive
+    intervals see one path; `UnsafeBrownianPath` draws fresh increments per interval."""
 
-    def one(key, x):
+    sde: SDE
+    t0: Any
+    t1: Any
+    dt: Any
+    interval: Any
+    solver: Any
+    brownian: str = eqx.field(static=True)
+    controller: Any
+    max_steps: int = eqx.field(static=True)
+    brownian_tol: Any
+    steps_per_interval: int = eqx.field(static=True, default=0)
+    vectorised = False
+
+    def init(self, key, params, x0):
+        return x0, jax.random.key_data(key), jnp.asarray(diffrax.RESULTS.successful._value,
+                                                         jnp.int32)
+
+    def step(self, state, key, t, params):
+        x, kd, code = state
+        sde = self.sde
+        seed_key = jax.random.wrap_key_data(kd)
+        levy = _solver_levy(self.solver)
         structure = sde.diffusion.noise_structure(x)
-        if brownian == "counter":
-            path = CounterBrownianPath(structure, key, t0, dt, levy_area=levy)
-        elif brownian == "unsafe":
-            path = diffrax.UnsafeBrownianPath(structure, jax.random.fold_in(key, STREAM_BROWNIAN),
-                                              levy_area=levy)
+        dtype = jnp.result_type(*jax.tree_util.tree_leaves(x))
+        t0 = jnp.asarray(self.t0, dtype)
+        ta = t0 + t.astype(dtype) * jnp.asarray(self.interval, dtype)
+        if self.steps_per_interval:
+            ta = t0 + (t * self.steps_per_interval).astype(dtype) * jnp.asarray(self.dt, dtype)
+        tb = jnp.minimum(ta + jnp.asarray(self.interval, dtype), jnp.asarray(self.t1, dtype))
+        if self.brownian == "counter":
+            path = CounterBrownianPath(structure, seed_key, t0, self.dt, levy_area=levy)
+        elif self.brownian == "unsafe":
+            path = diffrax.UnsafeBrownianPath(
+                structure, jax.random.fold_in(key, STREAM_BROWNIAN), levy_area=levy)
         else:
             path = diffrax.VirtualBrownianTree(
-                t0, t1, brownian_tol, structure, jax.random.fold_in(key, STREAM_BROWNIAN),
-                levy_area=levy,
+                t0, jnp.asarray(self.t1, dtype), self.brownian_tol, structure,
+                jax.random.fold_in(seed_key, STREAM_BROWNIAN), levy_area=levy,
             )
         terms = diffrax.MultiTerm(
-            diffrax.ODETerm(lambda t, y, a: sde.drift(y, *sde.args)),
-            diffrax.ControlTerm(lambda t, y, a: sde.diffusion.operator(t, y), path),
+            diffrax.ODETerm(lambda tt, y, a: sde.drift(y, *sde.args)),
+            diffrax.ControlTerm(lambda tt, y, a: sde.diffusion.operator(tt, y), path),
         )
+        controller, dt0 = self.controller, self.dt
+        if self.steps_per_interval:  # fixed steps on the exact grid t0 + k dt
+            k0 = t * self.steps_per_interval
+            grid = t0 + (k0 + jnp.arange(self.steps_per_interval + 1)).astype(dtype) * \
+                jnp.asarray(self.dt, dtype)
+            grid = grid.at[-1].set(tb)
+            controller, dt0 = diffrax.StepTo(ts=grid), None
         sol = diffrax.diffeqsolve(
-            terms, solver, t0, t1, dt, x, saveat=diffrax.SaveAt(ts=ts),
+            terms, self.solver, ta, tb, dt0, x, saveat=diffrax.SaveAt(t1=True),
             stepsize_controller=controller, adjoint=diffrax.ForwardMode(),
-            max_steps=max_steps, throw=False,
+            max_steps=self.max_steps, throw=False,
         )
-        return sol.ys, sol.result
+        new = _tmap(lambda a: a[-1], sol.ys)
+        res = jnp.asarray(sol.result._value, jnp.int32)
+        failed = code != diffrax.RESULTS.successful._value
+        new = _tmap(lambda a, b: jnp.where(failed, b, a), new, x)  # stop after a failure
+        return new, kd, jnp.where(failed, code, res)
 
-    return jax.vmap(one, in_axes=(0, 0 if batched else None))(keys, x0)
+    def observe(self, state, params):
+        return {"x": state[0]}
+
+    def finite_part(self, state):
+        return state[0]
+
+    def outcome(self, state, params):
+        return _code_to_results(state[2])
 
 
-def _prepare_seeds(keys: Any, x0: Any, batched: bool, shard: bool | None) -> tuple[Any, Any, int]:
-    return prepare_seeds(keys, x0, batched, shard)
+def _code_to_results(code):
+    ok = diffrax.RESULTS.successful._value
+    mx = diffrax.RESULTS.max_steps_reached._value
+    return jnp.where(code == ok, RESULTS.successful,
+                     jnp.where(code == mx, RESULTS.max_steps_reached, RESULTS.failed))
 
 
-def _finish(ts, xs, status, result, num, pad, throw, method) -> SDESolution:
-    bad, t_bad = _first_nonfinite(ts, xs, 1)
-    status = jnp.where(bad & (status == SUCCESS), NONFINITE, status)
-    if pad:
-        xs = _tmap(lambda a: a[:num], xs)
-        status, t_bad = status[:num], t_bad[:num]
-        result = None if result is None else _tmap(lambda a: a[:num], result)
-    if throw:
-        status = eqx.error_if(
-            status, jnp.any(status != SUCCESS), "an ensemble member failed (status != success)"
-        )
-    return SDESolution(ts, xs, status, t_bad, result, method)
+def _engine_solution(res, ts, treedef, method, with_result, step_time) -> SDESolution:
+    """Front-door solution from an engine result (one cell); `step_time`: time per engine
+    step."""
+    x_obs = {k: v for k, v in res.observations.items() if k == "x" or k.startswith("x_")}
+    names = sorted(x_obs, key=lambda k: -1 if k == "x" else int(k[2:]))
+    xs = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x_obs[k]) for k in names])
+    status = jnp.asarray(res.status)
+    dstep = np.asarray(res.diverged_step)
+    t_bad = jnp.asarray(np.where(dstep >= 0, float(ts[0]) + dstep * step_time, np.inf),
+                        ts.dtype)
+    result = jnp.asarray(res.final_state[2][:, 0]) if with_result else None
+    return SDESolution(ts, xs, status, t_bad, result, method, res.dataset)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +400,10 @@ def sde_ensemble(
     batched_x0: bool = False,
     shard: bool | None = None,
     throw: bool = False,
+    seed_chunk: int | None = None,
+    out: Any = None,
+    resume: bool = False,
+    progress: bool | None = False,
 ) -> SDESolution:
     r"""An ensemble of paths of `sde`, one per key, from x0 at t0 to t1 on the grid of step dt.
 
@@ -367,8 +416,10 @@ def sde_ensemble(
       adaptive solver uses `PIDController(rtol, atol)` from the first step dt and
       `brownian="virtual"` (tolerance `brownian_tol`, default dt/8);
     - `shard`: shard the seeds over all devices (default: when more than one is present);
-    - `throw=False`: a blown-up seed is reported in `status` ("nonfinite"); `throw=True`
-      raises if any seed failed.
+    - `throw=False`: a blown-up seed is reported in `status` (`diverged`, frozen at its last
+      finite save); `throw=True` raises if any seed failed;
+    - `seed_chunk`, `out`, `resume`, `progress`: passed to the engine (`run_ensemble`): seeds
+      per chunk, results streamed to `out/results.zarr` with checkpoints, a progress bar.
 
     Returns an `SDESolution` with `xs` leaves of shape (seeds, T, ...).
     """
@@ -391,13 +442,22 @@ def sde_ensemble(
         raise ValueError("method='scan' is Euler–Maruyama with ganflow's counter-based noise only")
 
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
-    keys, x0, pad = _prepare_seeds(keys, x0, batched_x0, shard)
-
+    sde.check(_one_x0(x0, batched_x0))  # structure errors before anything compiles
+    x0s = x0 if batched_x0 else _tmap(
+        lambda a: jnp.broadcast_to(jnp.asarray(a), (num,) + jnp.shape(a)), x0)
+    treedef = jax.tree_util.tree_structure(x0s)
     n_saves = n_steps // save_every
+    ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
+        n_saves + 1, dtype=dtype)
+    common = dict(inputs=x0s, shard=shard, blowup=np.inf, check="save", progress=progress,
+                  out=out, resume=resume, name=f"sde_ensemble ({method})", chunk=seed_chunk)
     if method == "scan":
-        ts, xs = _scan_ensemble(sde, x0, keys, t0, dt, n_saves, save_every, batched_x0)
-        result = None
-        status = jnp.full((num + pad,), SUCCESS, jnp.int32)
+        block = _noise_block(save_every)
+        problem = EulerMaruyamaProblem(sde, t0, dt, block)
+        res = run_ensemble(problem, Sweep(seeds=keys), n_steps // block,
+                           save_every=save_every // block, time_step=float(dt) * block,
+                           **common)
+        sol = _engine_solution(res, ts, treedef, method, False, float(dt) * block)
     else:
         adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
             solver, diffrax.Euler
@@ -410,19 +470,22 @@ def sde_ensemble(
             max_steps = 16**4 if max_steps is None else max_steps
         else:
             controller = diffrax.ConstantStepSize()
-            max_steps = n_steps + 1 if max_steps is None else max_steps
+            max_steps = save_every + 8 if max_steps is None else max_steps  # + rounding steps
         check_int_at_least("max_steps", max_steps, 1)
         tol = dt / 8 if brownian_tol is None else check_positive("brownian_tol", brownian_tol)
-        ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
-            n_saves + 1, dtype=dtype
-        )
         ts = ts.at[-1].set(jnp.asarray(t1, dtype))
-        xs, result = _diffrax_ensemble(
-            sde, x0, keys, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), jnp.asarray(dt, dtype),
-            ts, solver, brownian, controller, max_steps, batched_x0, jnp.asarray(tol, dtype),
+        problem = DiffraxSDEProblem(
+            sde, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), jnp.asarray(dt, dtype),
+            jnp.asarray(dt * save_every, dtype), solver, brownian, controller, max_steps,
+            jnp.asarray(tol, dtype), 0 if adaptive else save_every,
         )
-        status = _status_from_result(result)
-    return _finish(ts, xs, status, result, num, pad, throw, method)
+        res = run_ensemble(problem, Sweep(seeds=keys), n_saves, save_every=1,
+                           time_step=float(dt) * save_every, **common)
+        sol = _engine_solution(res, ts, treedef, method, True, float(dt) * save_every)
+    if throw and bool(np.any(np.asarray(sol.status) != RESULTS.successful)):
+        raise RuntimeError("an ensemble member failed (status != successful): "
+                           f"{RESULTS.summary(sol.status)}")
+    return sol
 
 
 def solve_sde(sde: SDE, x0: Any, t0: float, t1: float, *, dt: float, key: Any,

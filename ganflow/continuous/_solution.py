@@ -1,7 +1,9 @@
-"""Solutions of ODE and SDE solves, with a status per seed.
+"""Solutions of ODE and SDE solves, with an outcome per seed.
 
-`status` is an integer array (one entry per seed for ensembles) with the meanings of
-`STATUS_NAMES`; `result` keeps diffrax's own result codes where diffrax did the solve.
+`status` is an integer array (one entry per seed for ensembles) of `ganflow.engine.RESULTS`
+codes — the one outcome vocabulary of ganflow: `successful`, `max_steps_reached` (diffrax ran
+out of `max_steps`), `diverged` (the state became non-finite), `failed` (another diffrax
+failure, see `result`).
 """
 
 from typing import Any
@@ -13,17 +15,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-SUCCESS, MAX_STEPS, NONFINITE, FAILED = 0, 1, 2, 3
-STATUS_NAMES = ("success", "max_steps", "nonfinite", "failed")
-"""`status` codes: 0 the solve finished; 1 diffrax ran out of `max_steps`; 2 the state
-blew up (a non-finite value appeared); 3 another diffrax failure (see `result`)."""
+from ..engine import RESULTS
 
 
 def _status_from_result(result: Any) -> Array:
-    """Maps diffrax's RESULTS (possibly batched) to ganflow status codes."""
+    """Maps diffrax's RESULTS (possibly batched) to ganflow's `RESULTS` codes."""
     ok = result == diffrax.RESULTS.successful
     max_steps = result == diffrax.RESULTS.max_steps_reached
-    return jnp.where(ok, SUCCESS, jnp.where(max_steps, MAX_STEPS, FAILED)).astype(jnp.int32)
+    return jnp.where(
+        ok, RESULTS.successful, jnp.where(max_steps, RESULTS.max_steps_reached, RESULTS.failed)
+    ).astype(jnp.int32)
 
 
 def _first_nonfinite(ts: Array, xs: Any, time_axis: int) -> tuple[Array, Array]:
@@ -46,21 +47,20 @@ def _first_nonfinite(ts: Array, xs: Any, time_axis: int) -> tuple[Array, Array]:
 class _AbstractSolution(eqx.Module):
     @property
     def ok(self) -> Array:
-        """True where `status == success`."""
-        return self.status == SUCCESS
+        """True where `status == successful`."""
+        return self.status == RESULTS.successful
 
     @property
     def messages(self) -> list[str] | str:
-        """`status` in words (a list for ensembles)."""
+        """`status` as `RESULTS` names (a list for ensembles)."""
         s = np.asarray(self.status)
         if s.ndim == 0:
-            return STATUS_NAMES[int(s)]
-        return [STATUS_NAMES[int(v)] for v in s.ravel()]
+            return RESULTS(int(s)).name
+        return RESULTS.names(s)
 
     def summary(self) -> dict[str, int]:
-        """How many seeds ended with each status."""
-        s = np.asarray(self.status).ravel()
-        return {name: int(np.sum(s == code)) for code, name in enumerate(STATUS_NAMES)}
+        """How many seeds ended with each outcome."""
+        return RESULTS.summary(self.status)
 
 
 class ODESolution(_AbstractSolution):
@@ -68,7 +68,7 @@ class ODESolution(_AbstractSolution):
 
     - `ts`: save times, shape (T,);
     - `xs`: the state at the save times, a pytree like x with a leading time axis T;
-    - `status`: ganflow status code (see `STATUS_NAMES`);
+    - `status`: a `ganflow.engine.RESULTS` code;
     - `result`: diffrax's result code;
     - `num_steps`: accepted steps taken.
     """
@@ -85,12 +85,13 @@ class SDESolution(_AbstractSolution):
 
     - `ts`: save times (T,) — for discrete schemes, the step index times η;
     - `xs`: the states, leaves of shape (seeds, T, ...) (no seed axis for a single path);
-    - `status`: one ganflow status code per seed (`STATUS_NAMES`): a blown-up seed is
-      `nonfinite`, the others are unaffected;
+    - `status`: one `ganflow.engine.RESULTS` code per seed: a blown-up seed is `diverged`
+      (frozen at its last finite save), the others are unaffected;
     - `t_nonfinite`: per seed, the first save time with a non-finite state (`inf` if none);
     - `result`: diffrax's result codes per seed (None when ganflow's `lax.scan` path ran);
     - `method`: `"scan"` (ganflow's Euler–Maruyama fast path), `"diffrax"` or a discrete
-      scheme's name.
+      scheme's name;
+    - `dataset`: the engine's labelled results (`xarray.Dataset`).
     """
 
     ts: Float[Array, " T"]
@@ -99,3 +100,4 @@ class SDESolution(_AbstractSolution):
     t_nonfinite: Float[Array, "..."]
     result: Any
     method: str = eqx.field(static=True)
+    dataset: Any = eqx.field(static=True, default=None)

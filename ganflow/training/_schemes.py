@@ -296,6 +296,7 @@ class AlternatingGDA(AbstractScheme):
     sampler: Callable[[Any], Any] | None
     n_d: int = eqx.field(static=True)
     n_g: int = eqx.field(static=True)
+    independent_batches: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -304,15 +305,20 @@ class AlternatingGDA(AbstractScheme):
         sampler: Callable | None = None,
         n_d: int = 1,
         n_g: int = 1,
+        independent_batches: bool = True,
     ):
         self.n_d = check_int_at_least("n_d", n_d, 1)
         self.n_g = check_int_at_least("n_g", n_g, 1)
+        self.independent_batches = bool(independent_batches)
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
 
     def _num_evals(self):
-        return self.n_d + self.n_g
+        # independent_batches=False: one batch for the whole round (Cao–Guo eq. 5)
+        return self.n_d + self.n_g if self.independent_batches else 1
 
     def _advance(self, state, args):
+        if not self.independent_batches:
+            args = list(args) * (self.n_d + self.n_g)
         (theta, omega), (s0, s1) = state.x, state.opt_state
         for a in args[: self.n_d]:
             x = (theta, omega)
