@@ -15,6 +15,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Bool, Complex, Float
 
@@ -74,11 +75,19 @@ def spectral_radius(matrix_or_eigs: Any) -> Float[Array, ""]:
 # Update operators of discrete GDA
 
 
+def _one_step(scheme: Any, x: Any, args: tuple) -> Any:
+    """One step of a training scheme from x (its optimiser states fresh): the update map."""
+    return scheme.step(scheme.init(x), tuple(args)).x
+
+
 def simultaneous_update(b: Any, x: Any, *args: Any, eta: Any) -> Any:
-    r"""One simultaneous GDA step $F_η(x) = x + η\, b(x)$ (Cao–Guo eq. 7)."""
+    r"""One simultaneous GDA step $F_η(x) = x + η\, b(x)$ (Cao–Guo eq. 7): one step of
+    `ganflow.training.SimultaneousGDA` with `optax.sgd(η)`, the one implementation of the
+    scheme."""
+    from ..training import SimultaneousGDA
+
     check_positive("eta", eta)
-    out = as_field(b)(x, *args)
-    return _tmap(lambda xi, bi: xi + eta * bi, x, out)
+    return _one_step(SimultaneousGDA(as_field(b), optax.sgd(eta)), x, args)
 
 
 def alternating_update(
@@ -88,24 +97,16 @@ def alternating_update(
     slides p. 3): `n_d` discriminator steps $ω ← ω + η\, b_ω(θ, ω)$, then `n_g` generator steps
     $θ ← θ + η\, b_θ(θ, ω)$ with the updated ω. For $b = b_0$ these are
     $ω ← ω + η g_ω$ and $θ ← θ − η g_θ$; any field whose θ-part is the generator's direction
-    and ω-part the discriminator's works (stabilised fields included).
+    and ω-part the discriminator's works (stabilised fields included). One round of
+    `ganflow.training.AlternatingGDA` with `optax.sgd(η)`.
     """
+    from ..training import AlternatingGDA
+
     check_positive("eta", eta)
     n_d = check_int_at_least("n_d", n_d, 1)
     n_g = check_int_at_least("n_g", n_g, 1)
-    b = as_field(b)
-    theta, omega = check_state(x)
-
-    def d_step(_, om):
-        return _tmap(lambda o, g: o + eta * g, om, b((theta, om), *args)[1])
-
-    omega = jax.lax.fori_loop(0, n_d, d_step, omega)
-
-    def g_step(_, th):
-        return _tmap(lambda t, g: t + eta * g, th, b((th, omega), *args)[0])
-
-    theta = jax.lax.fori_loop(0, n_g, g_step, theta)
-    return theta, omega
+    check_state(x)
+    return _one_step(AlternatingGDA(as_field(b), optax.sgd(eta), n_d=n_d, n_g=n_g), x, args)
 
 
 class _UpdateMap(eqx.Module):

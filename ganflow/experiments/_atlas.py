@@ -25,7 +25,7 @@ import optax
 from .. import training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..dynamics import ModifiedField, jacobian
-from ..training._run import update_jacobian_impl
+from ..engine import RESULTS
 
 # ---------------------------------------------------------------------------------------------
 # the catalogue
@@ -159,28 +159,30 @@ def _seeds_near(x_star: Any, key: Any, radius: float, n: int) -> Any:
 
 
 @eqx.filter_jit
-def _cell(make, field, scheme_name, etas, x0s, x_star, num_steps, save_every, tol, blowup):
+def _cell_jacobians(make, field, scheme_name, etas, x_star):
+    """Per η: the Jacobian of the actual update map at x* and of the modified field."""
+
     def per_eta(eta):
         scheme = make(field, eta)
-        one = lambda x0: tr.run_one(  # noqa: E731
-            scheme,
-            x0,
-            num_steps,
-            None,
-            save_every=save_every,
-            x_star=x_star,
-            tol=tol,
-            blowup=blowup,
-        )
-        out = jax.vmap(one)(x0s)
-        jac_update = update_jacobian_impl(scheme, x_star)
+        jac_update = tr.update_jacobian(scheme, x_star)
         if scheme_name in _MODIFIED:
             jac_mod = jacobian(ModifiedField(field, eta, _MODIFIED[scheme_name]), x_star)
         else:
             jac_mod = jnp.full_like(jac_update[:0, :0], jnp.nan)
-        return out, jac_update, jac_mod
+        return jac_update, jac_mod
 
     return jax.vmap(per_eta)(etas)
+
+
+def _cell(make, field, scheme_name, etas, x0s, x_star, num_steps, save_every, tol, blowup):
+    """One atlas cell: η × seeds through the engine (`training.run_grid`, one compilation),
+    and the update/modified-field Jacobians at x*."""
+    sol = tr.run_grid(
+        lambda eta: make(field, eta), np.asarray(etas), x0s, num_steps, save_every=save_every,
+        x_star=x_star, tol=tol, blowup=blowup,
+    )
+    jac_u, jac_m = _cell_jacobians(make, field, scheme_name, jnp.asarray(etas), x_star)
+    return sol, jac_u, jac_m
 
 
 def _fit_rates(distances: np.ndarray, ts: np.ndarray, floor: float) -> np.ndarray:
@@ -294,7 +296,7 @@ def convergence_atlas(
                     continue
                 for scheme in schemes:
                     t0 = time.perf_counter()
-                    out, jac_u, jac_m = _cell(
+                    sol, jac_u, jac_m = _cell(
                         all_schemes[scheme],
                         field,
                         scheme,
@@ -306,20 +308,19 @@ def convergence_atlas(
                         tol,
                         blowup,
                     )
-                    state, xs, ds, fd, status, div_step, conv_step = out
-                    ds, status = np.asarray(ds), np.asarray(status)
+                    ds, status = np.asarray(sol.distances), np.asarray(sol.status)
                     ts = np.arange(ds.shape[-1]) * save_every
                     rates = _fit_rates(ds, ts, floor=max(tol * 1e-3, 1e-13))
                     rho = np.array(
                         [np.max(np.abs(np.linalg.eigvals(j))) for j in np.asarray(jac_u)]
                     )
                     jac_m = np.asarray(jac_m)
-                    frac_c = (status == tr.RunStatus.CONVERGED).mean(axis=1)
-                    frac_d = (status == tr.RunStatus.DIVERGED).mean(axis=1)
+                    frac_c = (status == RESULTS.converged).mean(axis=1)
+                    frac_d = (status == RESULTS.diverged).mean(axis=1)
                     rate_med = np.array(
                         [
-                            np.nanmedian(r[s != tr.RunStatus.DIVERGED])
-                            if np.any((s != tr.RunStatus.DIVERGED) & np.isfinite(r))
+                            np.nanmedian(r[s != RESULTS.diverged])
+                            if np.any((s != RESULTS.diverged) & np.isfinite(r))
                             else np.nan
                             for r, s in zip(rates, status)
                         ]
