@@ -84,7 +84,8 @@ class Report:
             f"learning rate h = {cfg.eta:g}; start offset {cfg.offset:g}; "
             f"simulated time T = {cfg.time_horizon:g}.",
             "",
-            "Conventions (MATH.md): the state is x = (θ, ω), generator first; the field is "
+            "Conventions (stated here in full; the ganflow repository's docs/conventions.md "
+            "derives them): the state is x = (θ, ω), generator first; the field is "
             "b0 = (−∇_θΦ, +∇_ωΦ) and J = ∂b0/∂x its Jacobian; simultaneous GD is x ← x + h b0 "
             "(update operator F′ = I + hJ), alternating GD moves the discriminator first.",
         ]

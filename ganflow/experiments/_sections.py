@@ -56,7 +56,7 @@ class Section:
 # closed forms
 
 
-# f′(0) and f″(0) of each loss (MATH.md "The game"): logistic f(t) = −log(1 + e^{−t}) has
+# f′(0) and f″(0) of each loss (docs/conventions.md §The game): logistic f(t) = −log(1 + e^{−t}) has
 # f′(0) = 1/2, f″(0) = −1/4 (the non-saturating variant shares the discriminator's f and, at x*,
 # the Jacobian); WGAN f(t) = t has f′(0) = 1, f″(0) = 0.
 F_DERIVATIVES = {"gan": (0.5, -0.25), "nsgan": (0.5, -0.25), "wgan": (1.0, 0.0)}
