@@ -81,7 +81,9 @@ class Axis:
         object.__setattr__(self, "values", vals)
         if self.static is None:
             object.__setattr__(self, "static", not all(isinstance(v, float) for v in vals))
-        if not self.static and not all(isinstance(v, (int, float)) for v in vals):
+        if not self.static and not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals
+        ):
             raise ValueError(f"axis {self.name!r}: a traced axis needs numeric values")
 
 
