@@ -1,0 +1,25 @@
+r"""The solvable high-dimensional GAN of Wang, Hu & Lu (NeurIPS 2019; survey §5.3.1): the
+microscopic online-SGD model (`MeanFieldGAN`, an ensemble member), its n → ∞ ODE for the
+macroscopic state M = XᵀX (`mean_field_rhs`, `solve_mean_field`), the O(1/√n) concentration of
+M_k around M(k/n), and the phases of training (success, oscillation, mode collapse, failure).
+The derivation is in `docs/mean_field.md`."""
+
+from ._model import (
+    LATENT_LAWS as LATENT_LAWS,
+    PARAM_NAMES as PARAM_NAMES,
+    MeanFieldGAN as MeanFieldGAN,
+    MicroState as MicroState,
+    macro_blocks as macro_blocks,
+    macro_state as macro_state,
+    simulate as simulate,
+)
+from ._ode import mean_field_rhs as mean_field_rhs, solve_mean_field as solve_mean_field
+from ._analysis import (
+    PHASES as PHASES,
+    Concentration as Concentration,
+    PhaseDiagram as PhaseDiagram,
+    classify_phase as classify_phase,
+    concentration_error as concentration_error,
+    feature_overlaps as feature_overlaps,
+    phase_diagram as phase_diagram,
+)
