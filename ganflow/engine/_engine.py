@@ -406,6 +406,7 @@ def run_ensemble(
     name: str = "ensemble",
     keep_final: bool = True,
     inputs: Any = None,
+    group: str | None = None,
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -432,6 +433,9 @@ def run_ensemble(
       coordinate `step × time_step`;
     - `config`: a JSON-able description of the run, stored in the results and compared on
       resume (with the sweep, the step budget and a fingerprint of the problem);
+    - `group`: write to the zarr group `out/results.zarr/<group>` (checkpoints in
+      `out/checkpoints/<group>`), so that one folder holds several sweeps of an experiment;
+      read it with `xarray.open_zarr(out/results.zarr/<group>)`;
     - `inputs`: per-seed data for `init` (a pytree with a leading seed axis, e.g. initial
       states): then `problem.init(key, params, inputs_of_the_seed)` is called.
 
@@ -528,17 +532,23 @@ def run_ensemble(
     ident_sha = hashlib.sha256(ident_json.encode()).hexdigest()
 
     out_dir = None if out is None else Path(out)
+    if group is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(group)):
+        raise ValueError(f"group must be a simple name, got {group!r}")
     store_path = None if out_dir is None else out_dir / STORE_NAME
+    ckpt_dir = None if out_dir is None else out_dir / CHECKPOINT_DIR
+    if group is not None and out_dir is not None:
+        store_path, ckpt_dir = store_path / group, ckpt_dir / group
     ckpt = None
     start_cell, start_step, resumed_meta = 0, 0, None
     start_time = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if out_dir is not None:
-        ckpt = Checkpointer(out_dir / CHECKPOINT_DIR, jax.process_index())
+        ckpt = Checkpointer(ckpt_dir, jax.process_index())
         existing = read_attrs(store_path)
         if existing is not None and not overwrite:
             if not resume:
                 raise ValueError(
-                    f"{out_dir} already holds results ({STORE_NAME}); resume it with "
+                    f"{out_dir} already holds results ({store_path.relative_to(out_dir)}); "
+                    "resume it with "
                     "resume=True (ganflow resume DIR) or replace it with overwrite=True"
                 )
             if existing["ganflow_config_sha256"] != ident_sha:
@@ -574,7 +584,7 @@ def run_ensemble(
                                  ) from None
             if existing is not None and overwrite and jax.process_index() == 0:
                 shutil.rmtree(store_path, ignore_errors=True)
-                shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
             if nproc > 1:
                 from jax.experimental import multihost_utils
 
@@ -682,6 +692,8 @@ def run_ensemble(
                 "status_meanings": {r.name: r.message for r in RESULTS},
             }
             if jax.process_index() == 0:
+                if group is not None:  # the parent group holds the experiment's sweeps
+                    open_group(store_path.parent, mode="a")
                 create_store(
                     store_path, seeds=sweep.seed_labels, dims=sweep.dims, coords=coords,
                     steps=steps, times=None if time_step is None else steps * float(time_step),

@@ -1,0 +1,3 @@
+"""Imports every experiment module so that each registers itself (one line per module)."""
+
+from . import _exp_legacy  # noqa: F401  spectra, atlas, sde, weak-error

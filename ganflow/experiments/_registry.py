@@ -1,0 +1,375 @@
+r"""The experiment registry: every experiment of the `ganflow` command is an `Experiment`.
+
+An experiment is
+
+- a **config**: a frozen dataclass whose fields are scalars, strings, booleans or tuples of
+  them, with documented defaults (its docstring says what the experiment reproduces — paper,
+  figure or table — and what it writes);
+- **presets**: named overrides of the defaults; `quick` (≤ 2 minutes on 2 CPU cores) is
+  required;
+- `run(config, out, options)`: computes and writes the labelled results under
+  `out/results.zarr` (through the ensemble engine, `ganflow.engine.run_ensemble(out=out,
+  group=...)`, which checkpoints and resumes; summaries computed afterwards with
+  `write_summary`);
+- `report(config, results, out)`: rewrites the Markdown report body and the figures from the
+  saved results only (never recomputes the runs). `results` maps group names to
+  `xarray.Dataset`s (see `open_results`).
+
+A run folder holds `config.toml` (the experiment's name and every field), `results.zarr`,
+`checkpoints/`, `report.md` and the figures.
+"""
+
+import dataclasses
+import difflib
+import math
+import os
+import shutil
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..engine._checkpoint import atomic_write_bytes
+
+
+class ConfigError(ValueError):
+    """A configuration problem, reported to the user as one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How to run (not part of a config's identity): resume an interrupted run, overwrite a
+    finished one, show a progress bar (None: on a terminal)."""
+
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool | None = None
+
+
+@dataclasses.dataclass
+class ReportPart:
+    """What `report` returns: the Markdown body (no top heading) and the figures written."""
+
+    markdown: str
+    figures: list[Path] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A registered experiment (see the module doc)."""
+
+    name: str
+    config: type
+    run: Callable[[Any, Path, RunOptions], None]
+    report: Callable[[Any, dict[str, Any], Path], ReportPart]
+    reproduces: str
+    presets: Mapping[str, Mapping[str, Any]]
+    quick_runtime: str
+    full_runtime: str = "?"
+
+    def __post_init__(self):
+        if not dataclasses.is_dataclass(self.config):
+            raise TypeError(f"{self.name}: config must be a dataclass")
+        if "quick" not in self.presets:
+            raise TypeError(f"{self.name}: a 'quick' preset is required")
+        for preset, values in self.presets.items():
+            make_config(self, values, origin=f"preset {preset!r}")
+
+    def preset(self, name: str = "default") -> Any:
+        if name == "default":
+            return self.config()
+        if name not in self.presets:
+            raise ConfigError(
+                f"{self.name} has no preset {name!r}; presets: "
+                + ", ".join(["default", *self.presets])
+            )
+        return make_config(self, self.presets[name], origin=f"preset {name!r}")
+
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    if experiment.name in REGISTRY:
+        raise ValueError(f"experiment {experiment.name!r} is registered twice")
+    REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def _load_all() -> dict[str, Experiment]:
+    from . import _catalogue  # noqa: F401 — registers the experiments
+
+    return REGISTRY
+
+
+def get_experiment(name: str) -> Experiment:
+    registry = _load_all()
+    if name not in registry:
+        close = difflib.get_close_matches(name, list(registry), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"unknown experiment {name!r}{hint} (ganflow list shows them all)"
+        )
+    return registry[name]
+
+
+def experiments() -> dict[str, Experiment]:
+    return dict(_load_all())
+
+
+# ---------------------------------------------------------------------------------------------
+# typed values
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        inner = _type_name(args[0]) if args else "value"
+        return f"a list of {inner}"
+    if tp is type(None):
+        return "none"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """`value` as type `tp` (int, float, str, bool, tuple[...], X | None), or ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        errors = []
+        for arg in typing.get_args(tp):
+            if arg is type(None):
+                if value is None or (isinstance(value, str) and value.lower() == "none"):
+                    return None
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is tuple:
+        args = typing.get_args(tp)
+        inner = args[0] if args else Any
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return tuple(_coerce(v, inner, key) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected int, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key}: expected int, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected float, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected float, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected str, got {value!r}")
+    return value
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def make_config(experiment: Experiment, values: Mapping[str, Any], *, base: Any = None,
+                origin: str = "config") -> Any:
+    """A config of `experiment` from `base` (default: the defaults) with `values` applied,
+    type-checked: an unknown key names the closest valid keys, a wrong type the expected one,
+    and the config's own checks (`__post_init__`) run."""
+    fields = _fields(experiment.config)
+    clean = {}
+    for key, value in values.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"{origin}: unknown key {key!r} for experiment {experiment.name}{hint} "
+                f"(valid keys: {', '.join(fields)})"
+            )
+        clean[key] = _coerce(value, fields[key], key)
+    base = experiment.config() if base is None else base
+    try:
+        return dataclasses.replace(base, **clean)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{origin}: {e}") from None
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """`["a=1", "b=x,y"]` → {"a": "1", "b": "x,y"} (values typed later by `make_config`);
+    a TOML literal (`[1, 2]`, `"text"`, `true`) is read as TOML."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        key, value = key.strip(), value.strip()
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if v is None:
+        return '"none"'
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def config_to_toml(experiment: Experiment, config: Any, preset: str | None = None) -> str:
+    """The config as TOML, one documented key per line, ready to edit and pass to `ganflow run`."""
+    lines = [
+        f"# ganflow experiment {experiment.name}: {experiment.reproduces}",
+        f"# run it with: ganflow run THIS_FILE.toml [--set key=value ...]",
+        f'experiment = "{experiment.name}"',
+    ]
+    if preset:
+        lines.append(f"# from preset {preset!r}")
+    doc = _field_docs(experiment.config)
+    for f in dataclasses.fields(config):
+        if f.name in doc:
+            lines.append(f"# {doc[f.name]}")
+        lines.append(f"{f.name} = {_toml_value(getattr(config, f.name))}")
+    return "\n".join(lines) + "\n"
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """`- `name`: text` lines of the class docstring."""
+    out = {}
+    for line in (cls.__doc__ or "").splitlines():
+        line = line.strip()
+        if line.startswith("- `") and "`:" in line:
+            name, text = line[3:].split("`:", 1)
+            out[name.strip()] = text.strip()
+    return out
+
+
+def load_toml(path: Path) -> tuple[Experiment, dict[str, Any]]:
+    """(experiment, values) of a config file written by `ganflow show` or `config_to_toml`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    name = data.pop("experiment", None)
+    if not isinstance(name, str):
+        raise ConfigError(f'{path} has no `experiment = "NAME"` line')
+    data.pop("preset", None)
+    return get_experiment(name), data
+
+
+def save_config(experiment: Experiment, config: Any, folder: Path) -> None:
+    atomic_write_bytes(Path(folder) / "config.toml",
+                       config_to_toml(experiment, config).encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+def open_results(folder: Path) -> dict[str, Any]:
+    """The labelled results of a run folder: group name → `xarray.Dataset` (the root of
+    `results.zarr` under the name "" when it holds arrays)."""
+    import xarray as xr
+
+    store = Path(folder) / "results.zarr"
+    if not store.is_dir():
+        raise ConfigError(f"{folder} holds no results (no results.zarr)")
+    out = {}
+    for sub in sorted(p for p in store.iterdir() if (p / "zarr.json").is_file()):
+        out[sub.name] = xr.open_zarr(sub)
+    if any(p.is_dir() and not (p / "zarr.json").is_file() for p in store.iterdir()):
+        try:
+            out[""] = xr.open_zarr(store)
+        except Exception:  # the root is a plain group
+            pass
+    return out
+
+
+def write_summary(folder: Path, name: str, dataset: Any) -> None:
+    """Writes a derived `xarray.Dataset` (fits, tables) as the group `results.zarr/<name>`,
+    replacing an older one."""
+    import warnings
+
+    store = Path(folder) / "results.zarr"
+    target = store / name
+    if target.exists():
+        shutil.rmtree(target)
+    store.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: consolidated metadata not in the v3 spec yet
+        dataset.to_zarr(str(target), mode="w", zarr_format=3, consolidated=True)
+
+
+def check_folder(folder: Path, *, overwrite: bool, resume: bool) -> Path:
+    """Creates `folder` or checks that it may be used: a non-empty folder is refused unless
+    resuming or overwriting (overwrite removes only what ganflow wrote there)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (overwrite or resume):
+        raise ConfigError(
+            f"{folder} is not empty; choose another --out, resume it (ganflow resume "
+            f"{folder}) or pass --overwrite"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".ganflow-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"cannot write to the output folder {folder}: {e.strerror}") from None
+    if overwrite and not resume:
+        for name in ("results.zarr", "checkpoints"):
+            shutil.rmtree(folder / name, ignore_errors=True)
+    return folder

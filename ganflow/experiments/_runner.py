@@ -1,0 +1,139 @@
+"""Running, resuming and reporting registered experiments in run folders."""
+
+import dataclasses
+import datetime
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..engine._checkpoint import atomic_write_bytes
+from ._registry import (
+    ConfigError,
+    Experiment,
+    RunOptions,
+    check_folder,
+    config_to_toml,
+    load_toml,
+    make_config,
+    open_results,
+    save_config,
+)
+from ._report import markdown_table
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def run_experiment(experiment: Experiment, config: Any, out: Path,
+                   options: RunOptions = RunOptions()) -> Path:
+    """Runs `experiment` with `config` into the folder `out` (see `_registry`) and writes its
+    report. Returns the report's path."""
+    out = Path(out)
+    if options.resume:
+        saved = out / "config.toml"
+        if not saved.is_file():
+            raise ConfigError(f"{out} holds no ganflow run to resume (no config.toml)")
+        exp_saved, values = load_toml(saved)
+        if exp_saved.name != experiment.name:
+            raise ConfigError(f"{out} holds a run of {exp_saved.name}, not {experiment.name}")
+        if make_config(exp_saved, values) != config:
+            raise ConfigError(f"{out} holds a run of {experiment.name} with another config; "
+                              "resume it with ganflow resume DIR or choose another --out")
+    check_folder(out, overwrite=options.overwrite, resume=options.resume)
+    save_config(experiment, config, out)
+    started = time.perf_counter()
+    experiment.run(config, out, options)
+    seconds = time.perf_counter() - started
+    meta = out / "run.json"
+    previous = json.loads(meta.read_text()) if meta.is_file() else {}
+    runs = previous.get("runs", []) + [{"finished": _now(), "seconds": round(seconds, 2),
+                                        "resumed": options.resume}]
+    atomic_write_bytes(meta, json.dumps({"experiment": experiment.name, "runs": runs},
+                                        indent=1).encode())
+    return write_report(experiment, config, out)
+
+
+def read_run(out: Path) -> tuple[Experiment, Any]:
+    """(experiment, config) of a run folder."""
+    out = Path(out)
+    if not out.is_dir():
+        raise ConfigError(f"{out} is not a folder")
+    saved = out / "config.toml"
+    if not saved.is_file():
+        raise ConfigError(f"{out} holds no ganflow run (no config.toml)")
+    experiment, values = load_toml(saved)
+    return experiment, make_config(experiment, values, origin=str(saved))
+
+
+def resume_run(out: Path, progress: bool | None = None) -> Path:
+    experiment, config = read_run(out)
+    return run_experiment(experiment, config, out, RunOptions(resume=True, progress=progress))
+
+
+def _provenance(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, ds in results.items():
+        attrs = ds.attrs
+        if "ganflow_version" not in attrs:
+            continue
+        status = ""
+        if "status" in ds:
+            import numpy as np
+
+            from ..engine import RESULTS
+
+            counts = RESULTS.summary(np.asarray(ds["status"].values))
+            status = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        lines.append(
+            f"- `{name or 'results'}`: ganflow {attrs.get('ganflow_version')}, jax "
+            f"{attrs.get('jax_version')}, backend {attrs.get('backend')} "
+            f"({len(attrs.get('devices', []))} device(s)), {attrs.get('start_time')} → "
+            f"{attrs.get('end_time') or 'unfinished'}" + (f"; outcomes: {status}" if status
+                                                           else "")
+        )
+    return lines
+
+
+def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
+    """Rewrites `out/report.md` and the figures from the saved results (no recomputation)."""
+    out = Path(out)
+    results = open_results(out)
+    part = experiment.report(config, results, out)
+    rows = [[f.name, f"`{getattr(config, f.name)!r}`"] for f in dataclasses.fields(config)]
+    text = [
+        f"# {experiment.name}",
+        "",
+        f"Reproduces: {experiment.reproduces}",
+        "",
+        part.markdown.strip(),
+        "",
+    ]
+    if part.figures:
+        text += ["## Figures", ""]
+        for fig in part.figures:
+            rel = Path(fig).relative_to(out) if Path(fig).is_absolute() else Path(fig)
+            text += [f"![{rel.stem}]({rel.as_posix()})", ""]
+    text += [
+        "## Configuration",
+        "",
+        markdown_table(["key", "value"], rows),
+        "",
+        "Labelled results: `xarray.open_zarr(\"results.zarr/<group>\")` in this folder; "
+        "`ganflow report DIR` rewrites this report from them, `ganflow resume DIR` finishes an "
+        "interrupted run.",
+        "",
+        "## Provenance",
+        "",
+        *(_provenance(results) or ["- (no engine results)"]),
+        "",
+    ]
+    path = out / "report.md"
+    atomic_write_bytes(path, "\n".join(text).encode())
+    return path
+
+
+def show_config(experiment: Experiment, preset: str = "default") -> str:
+    return config_to_toml(experiment, experiment.preset(preset),
+                          None if preset == "default" else preset)
