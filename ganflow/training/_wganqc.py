@@ -417,15 +417,26 @@ class WGANQC(AbstractScheme):
 
     def _advance(self, state, args):
         (theta, omega), (s0, s1) = state.x, state.opt_state
-        iters, value = state.stats["sinkhorn_iterations"], state.stats["ot_value"]
-        for a in args[: self.n_d]:
+        stats = state.stats
+
+        def solve_and_regress(carry, a):  # one batch: one OT solve, n_reg regression steps
+            omega, s1, iters, _ = carry
             (batch,) = a
             targets = self.field.targets(theta, batch)
-            iters = iters + targets.sinkhorn_iterations
-            value = targets.value.astype(value.dtype)
-            for _ in range(self.n_reg):
+
+            def regress(c, _):
+                omega, s1 = c
                 d = self.field.discriminator_direction(theta, omega, batch, targets)
-                omega, s1 = self._apply(1, d, s1, (theta, omega), a)
+                return self._apply(1, d, s1, (theta, omega), a), None
+
+            (omega, s1), _ = jax.lax.scan(regress, (omega, s1), None, length=self.n_reg)
+            iters = iters + targets.sinkhorn_iterations
+            return (omega, s1, iters, targets.value.astype(stats["ot_value"].dtype)), None
+
+        # the n_d batches are scanned over (one trace of the OT solve, whatever n_d is)
+        batches = _tmap(lambda *leaves: jnp.stack(leaves), *args[: self.n_d])
+        carry = (omega, s1, stats["sinkhorn_iterations"], stats["ot_value"])
+        (omega, s1, iters, value), _ = jax.lax.scan(solve_and_regress, carry, batches)
         a = args[self.n_d]
         (batch,) = a
         d = self.field.generator_direction(theta, omega, batch)
