@@ -175,7 +175,10 @@ class WGANQCField(AbstractField):
       the form whose Hessian is the slides' $M_R$;
     - `regulariser="norm"`: $R_j = (\|∇_x D_ω(x_j)\| - \|y_{σ(j)} - x_j\|)^2$, the form of the
       authors' code. It agrees with "vector" where $∇_x D$ points along $y_{σ(j)} - x_j$ but is
-      not differentiable where both vanish (at the equilibrium).
+      blind to the sign of $∇_x D$ and not differentiable where both vanish (at the
+      equilibrium). On the Dirac-GAN ($R = (|ψ| - |θ|)^2$) it has a spurious attracting
+      stationary point $(θ, ψ) = (±2\sqrt γ, 0^±)$, where the critic has the wrong sign:
+      ψ → 0 stops the generator and $∂_ψ L_D → |θ|(γ - θ^2/4) = 0$ (tested); "vector" has none.
 
     **Signs.** D is a critic, high on data, as the WGAN loss of ganflow ($Φ = E D(x) - E D(G(z))$):
     H is the potential of the real side. The generator's loss is the WGAN generator loss; the
@@ -190,10 +193,12 @@ class WGANQCField(AbstractField):
 
     $M_{DD} = E∇_ωD(y)\,E∇_ωD(y)^\top + E[∇_ωD(y)∇_ωD(y)^\top]$ and
     $M_R = γ\,E[∇_ω∇_xD(x)\,(∇_ω∇_xD(x))^\top]$ (the Hessian of $L_D$ in ω),
-    $N = ∂_θ∇_ωL_D$ (the slides' $M_{GD}$), $B = ∂_ω∇_θ E D_ω(G_θ(z))$,
-    $C = ∇^2_θ E D_{ω^*}(G_θ(z))$. The slides print $-J$ with the ω-row first; their generator
-    row is printed as zero. On the **Dirac-GAN** (D(x) = ψx, data δ₀, G = θ; `regulariser =
-    "vector"`): $L_D = \tfrac12(θ^2/4)^2 + \tfrac12(ψθ + θ^2/4)^2 + \tfrac{γ}{2}(ψ + θ)^2$ and
+    $N = ∂_θ∇_ωL_D$ (the slides' $M_{GD}$; through the generated samples and the targets),
+    $B = ∂_ω∇_θ E D_ω(G_θ(z)) = E[∇_ω∇_xD\,∇_θG]$, $C = ∇^2_θ E D_{ω^*}(G_θ(z)) = 0$. The
+    slides print $-J$ with the ω-row first; their generator row is printed as zero.
+
+    On the **Dirac-GAN** (D(x) = ψx, data δ₀, G = θ; `regulariser="vector"`):
+    $L_D = \tfrac12(θ^2/4)^2 + \tfrac12(ψθ + θ^2/4)^2 + \tfrac{γ}{2}(ψ + θ)^2$ and
     $L_G = -ψθ$, so $M_{DD} = 0$, $M_R = N = γ$, $B = 1$, C = 0:
 
     $$J = \begin{pmatrix} 0 & 1 \\ -γ & -γ \end{pmatrix}, \qquad
@@ -348,7 +353,7 @@ class WGANQC(AbstractScheme):
 
     (`wganqc_dirac_update_jacobian`). By the Jury conditions ρ(F′) < 1 iff
     $0 < η_Dγ < 2$ (so $|a| < 1$) and $η_G < 2(1 + a^m)/(1 - a^m)$: WGAN-QC is locally
-    convergent on the Dirac-GAN, while WGAN with simultaneous (|λ| = \sqrt{1 + η^2}) or
+    convergent on the Dirac-GAN, while WGAN with simultaneous ($|λ| = \sqrt{1 + η^2}$) or
     alternating GDA (|λ| = 1) is not.
 
     **Arguments:**
