@@ -1,11 +1,26 @@
 """Figures (matplotlib, imported lazily: importing this package does not import matplotlib).
 
 Every function returns a `matplotlib.figure.Figure` (drawn without pyplot) and, given `path=`,
-saves it as PNG.
+saves it as PNG. The helpers that compute what a figure shows (`nk_field_grid`,
+`parameter_slice_grid`, `slice_coordinates`, `dirac_lineup_schemes`,
+`dirac_lineup_trajectories`, `dirac_lineup_fields`) need no matplotlib.
 """
 
 from ._atlas import atlas_heatmap as atlas_heatmap
+from ._dirac import (
+    dirac_lineup as dirac_lineup,
+    dirac_lineup_fields as dirac_lineup_fields,
+    dirac_lineup_schemes as dirac_lineup_schemes,
+    dirac_lineup_trajectories as dirac_lineup_trajectories,
+)
 from ._phase import phase_plane as phase_plane
 from ._sde import ensemble_plot as ensemble_plot
 from ._spectra import eigenvalue_plot as eigenvalue_plot, spectra_figure as spectra_figure
+from ._streamlines import (
+    nk_field_grid as nk_field_grid,
+    nk_streamlines as nk_streamlines,
+    parameter_slice_grid as parameter_slice_grid,
+    parameter_slice_streamlines as parameter_slice_streamlines,
+    slice_coordinates as slice_coordinates,
+)
 from ._weak import weak_error_plot as weak_error_plot
