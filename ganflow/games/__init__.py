@@ -2,6 +2,22 @@
 
 from ._base import AbstractGame as AbstractGame, AbstractGANGame as AbstractGANGame
 from ._bilinear import Bilinear as Bilinear
+from ._digits import (
+    DigitData as DigitData,
+    ModeMetrics as ModeMetrics,
+    StackedDigits as StackedDigits,
+    label_mode_metrics as label_mode_metrics,
+    load_digit_data as load_digit_data,
+    stack_digits as stack_digits,
+    stacked_label as stacked_label,
+    stacked_labels as stacked_labels,
+    stacked_mode_metrics as stacked_mode_metrics,
+    unstack_digits as unstack_digits,
+)
+from ._digits_classifier import (
+    DigitClassifier as DigitClassifier,
+    train_digit_classifier as train_digit_classifier,
+)
 from ._dirac import DiracGAN as DiracGAN
 from ._lq import (
     LinearQuadraticGaussian as LinearQuadraticGaussian,
