@@ -246,6 +246,7 @@ class EulerMaruyamaProblem(AbstractProblem):
     vectorised = True
 
     def init(self, keys, params, x0):
+        self.sde.check(_tmap(lambda a: a[0], x0))  # trace time only: before anything compiles
         return x0, jax.vmap(lambda k: stream_key_data(k, STREAM_BROWNIAN))(keys)
 
     def step(self, state, keys, t, params):
@@ -299,6 +300,7 @@ class DiffraxSDEProblem(AbstractProblem):
     vectorised = False
 
     def init(self, key, params, x0):
+        self.sde.check(x0)  # trace time only: before anything compiles
         return x0, jax.random.key_data(key), jnp.asarray(diffrax.RESULTS.successful._value,
                                                          jnp.int32)
 
@@ -404,6 +406,7 @@ def sde_ensemble(
     out: Any = None,
     resume: bool = False,
     progress: bool | None = False,
+    unroll: int = 1,
 ) -> SDESolution:
     r"""An ensemble of paths of `sde`, one per key, from x0 at t0 to t1 on the grid of step dt.
 
@@ -419,7 +422,8 @@ def sde_ensemble(
     - `throw=False`: a blown-up seed is reported in `status` (`diverged`, frozen at its last
       finite save); `throw=True` raises if any seed failed;
     - `seed_chunk`, `out`, `resume`, `progress`: passed to the engine (`run_ensemble`): seeds
-      per chunk, results streamed to `out/results.zarr` with checkpoints, a progress bar.
+      per chunk, results streamed to `out/results.zarr` with checkpoints, a progress bar;
+      `unroll`: unroll factor of the step loop (`lax.scan(unroll=...)`).
 
     Returns an `SDESolution` with `xs` leaves of shape (seeds, T, ...).
     """
@@ -442,7 +446,6 @@ def sde_ensemble(
         raise ValueError("method='scan' is Euler–Maruyama with ganflow's counter-based noise only")
 
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
-    sde.check(_one_x0(x0, batched_x0))  # structure errors before anything compiles
     x0s = x0 if batched_x0 else _tmap(
         lambda a: jnp.broadcast_to(jnp.asarray(a), (num,) + jnp.shape(a)), x0)
     treedef = jax.tree_util.tree_structure(x0s)
@@ -450,6 +453,7 @@ def sde_ensemble(
     ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
         n_saves + 1, dtype=dtype)
     common = dict(inputs=x0s, shard=shard, blowup=np.inf, check="save", progress=progress,
+                  unroll=unroll,
                   out=out, resume=resume, name=f"sde_ensemble ({method})", chunk=seed_chunk)
     if method == "scan":
         block = _noise_block(save_every)

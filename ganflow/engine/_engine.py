@@ -110,6 +110,7 @@ class _Plan(eqx.Module):
     chunk: int = eqx.field(static=True)
     num_cells: int = eqx.field(static=True)
     mesh: Any = eqx.field(static=True)
+    unroll: int = eqx.field(static=True, default=1)
 
 
 def _member_fns(problem: AbstractProblem, plan: _Plan):
@@ -117,6 +118,11 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
     params leaves (C,)."""
     vec = problem.vectorised
     div = jnp.int32(RESULTS.diverged)
+
+    def outcome_members(carry, params):
+        state, status, dstep = carry
+        code = jnp.asarray(problem.outcome(state, params), jnp.int32)
+        return jnp.where(status == div, div, code)
 
     def init_members(keys, params, inputs):
         # keys (M,), params leaves (M,) for vectorised; key scalar, params scalars otherwise
@@ -144,7 +150,7 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
 
         def save_block(c, i):
             ts = (t0 + i * plan.save_every + jnp.arange(plan.save_every)).astype(jnp.int32)
-            new, _ = jax.lax.scan(one_step, c, ts)
+            new, _ = jax.lax.scan(one_step, c, ts, unroll=plan.unroll)
             if plan.check == "save":
                 state, status, dstep = new
                 alive = status != div
@@ -159,12 +165,7 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
         # obs leaves: (n_saves, [M,] ...) -> ([M,] n_saves, ...)
         if vec:
             obs = _tmap(lambda a: jnp.moveaxis(a, 0, 1), obs)
-        return carry, obs
-
-    def outcome_members(carry, params):
-        state, status, dstep = carry
-        code = jnp.asarray(problem.outcome(state, params), jnp.int32)
-        return jnp.where(status == div, div, code)
+        return carry, obs, outcome_members(carry, params)
 
     return init_members, segment_members, outcome_members
 
@@ -356,13 +357,20 @@ class EnsembleResult:
     - `steps`: the saved steps (T,).
     """
 
-    dataset: Any
+    _dataset: Any
     observations: dict[str, np.ndarray]
     status: np.ndarray
     diverged_step: np.ndarray
     final_states: list[Any]
     steps: np.ndarray
     sweep: Sweep
+
+    @property
+    def dataset(self) -> Any:
+        """The labelled results (built on first access for in-memory runs)."""
+        if callable(self._dataset):
+            self._dataset = self._dataset()
+        return self._dataset
 
     @property
     def final_state(self) -> Any:
@@ -407,6 +415,7 @@ def run_ensemble(
     keep_final: bool = True,
     inputs: Any = None,
     group: str | None = None,
+    unroll: int = 1,
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -436,6 +445,8 @@ def run_ensemble(
     - `group`: write to the zarr group `out/results.zarr/<group>` (checkpoints in
       `out/checkpoints/<group>`), so that one folder holds several sweeps of an experiment;
       read it with `xarray.open_zarr(out/results.zarr/<group>)`;
+    - `unroll`: `lax.scan(unroll=...)` of the step loop (latency-bound GPU runs of tiny
+      states gain from unrolling; see scripts/benchmarks/bench_engine.py);
     - `inputs`: per-seed data for `init` (a pytree with a leading seed axis, e.g. initial
       states): then `problem.init(key, params, inputs_of_the_seed)` is called.
 
@@ -512,24 +523,26 @@ def run_ensemble(
     per_process = total // nproc
     num_local = total // (len(devices) if sharded else 1)
 
-    # identity of the run: compared on resume
-    identity = {
-        "name": name,
-        "config": config or {},
-        "sweep": sweep.describe(),
-        "num_steps": num_steps,
-        "save_every": save_every,
-        "segment_saves": segment_saves,
-        "check": check,
-        "blowup": blowup,
-        "problems": [problem_fingerprint(p) for p in makers],
-        "inputs": None if inputs is None else problem_fingerprint(inputs),
-    }
-    if hasattr(sweep.seeds, "dtype"):
-        identity["seed_keys_sha256"] = hashlib.sha256(
-            np.asarray(jax.random.key_data(keys)).tobytes()).hexdigest()
-    ident_json = json.dumps(identity, sort_keys=True, default=_json_default)
-    ident_sha = hashlib.sha256(ident_json.encode()).hexdigest()
+    # identity of the run: compared on resume (only needed when writing a run folder)
+    identity, ident_json, ident_sha = {}, "", ""
+    if out is not None:
+        identity = {
+            "name": name,
+            "config": config or {},
+            "sweep": sweep.describe(),
+            "num_steps": num_steps,
+            "save_every": save_every,
+            "segment_saves": segment_saves,
+            "check": check,
+            "blowup": blowup,
+            "problems": [problem_fingerprint(p) for p in makers],
+            "inputs": None if inputs is None else problem_fingerprint(inputs),
+        }
+        if hasattr(sweep.seeds, "dtype"):
+            identity["seed_keys_sha256"] = hashlib.sha256(
+                np.asarray(jax.random.key_data(keys)).tobytes()).hexdigest()
+        ident_json = json.dumps(identity, sort_keys=True, default=_json_default)
+        ident_sha = hashlib.sha256(ident_json.encode()).hexdigest()
 
     out_dir = None if out is None else Path(out)
     if group is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(group)):
@@ -595,18 +608,12 @@ def run_ensemble(
     steps = np.arange(num_saves + 1) * save_every
     shape = sweep.shape
 
-    def chunk_for(bound, params, n_cells):
+    def chunk_for(carry, n_cells):
+        """Seeds per chunk for the segments, from the initial carry's size per seed."""
         if chunk is not None:
             return check_int_at_least("chunk", chunk, 1)
-        vec = bound.vectorised
-        one = eqx.filter_eval_shape(
-            _init_jit, bound,
-            _Plan(save_every=1, blowup=1.0, check="step", chunk=1, num_cells=1, mesh=None),
-            keys[:1], _tmap(lambda a: a[:1], params),
-            None if inputs is None else _tmap(lambda a: a[:1], inputs))[0]
-        nbytes = sum(int(np.prod(a.shape)) * a.dtype.itemsize
-                     for a in jax.tree_util.tree_leaves(one))
-        return default_chunk(nbytes * n_cells, num_local)
+        nbytes = sum(a.size * a.dtype.itemsize for a in jax.tree_util.tree_leaves(carry))
+        return default_chunk(nbytes // max(total, 1), num_local)
 
     dtype = jnp.result_type(float)
     obs_all: dict[str, np.ndarray] = {}
@@ -631,9 +638,9 @@ def run_ensemble(
         bound = _Bound(p, static_params)
         if not traced_params:  # one cell: a dummy traced axis keeps the layout uniform
             traced_params = {"_cell": jnp.zeros((1,), dtype)}
-        plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
-                     chunk=chunk_for(bound, traced_params, n_cells), num_cells=n_cells,
-                     mesh=mesh)
+        init_plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
+                          chunk=num_local, num_cells=n_cells, mesh=mesh,
+                          unroll=check_int_at_least("unroll", unroll, 1))
         idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
 
         def scatter(dest, data, seed0, save_slice=None):
@@ -654,7 +661,10 @@ def run_ensemble(
             finals.append(None)
             continue
 
-        carry, obs0 = _init_jit(bound, plan, keys_p, traced_params, inputs)
+        carry, obs0 = _init_jit(bound, init_plan, keys_p, traced_params, inputs)
+        plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
+                     chunk=chunk_for(carry, n_cells), num_cells=n_cells, mesh=mesh,
+                     unroll=init_plan.unroll)
         obs0 = _flatten_obs(obs0)
         if ci == start_cell and start_step > 0:
             like = _tmap(lambda a: np.zeros((per_process,) + a.shape[1:], a.dtype),
@@ -724,12 +734,13 @@ def run_ensemble(
         if start_step == 0 or ci != start_cell:
             record({k: _tmap(lambda a: a[:, :, None], v) for k, v in obs0.items()}, 0, 1, carry)
         t = start_step if ci == start_cell else 0
+        t0_cell = t
         if bar is not None and t:
             bar.update(t)
         while t < num_steps:
             n = min(segment_saves, (num_steps - t) // save_every)
-            carry, obs = _segment_jit(bound, plan, keys_p, carry, traced_params,
-                                      jnp.asarray(t, jnp.int32), n)
+            carry, obs, codes = _segment_jit(bound, plan, keys_p, carry, traced_params,
+                                             jnp.asarray(t, jnp.int32), n)
             obs = _flatten_obs(obs)
             first = t // save_every + 1
             s0, status_l, _ = record(obs, first, n, carry)
@@ -750,7 +761,8 @@ def run_ensemble(
                 n_div = int(np.sum(status_l == RESULTS.diverged))
                 bar.set_postfix(diverged=diverged_total + n_div, refresh=False)
                 bar.update(n * save_every)
-        codes = _outcome_jit(bound, plan, keys_p, carry, traced_params)
+        if t0_cell == num_steps:  # no segment ran (resumed at the very end)
+            codes = _outcome_jit(bound, plan, keys_p, carry, traced_params)
         s0, codes_l = _process_block(codes)
         _, dstep_l = _process_block(carry[2])
         scatter(status_all, codes_l, s0)
@@ -794,13 +806,15 @@ def run_ensemble(
             status_all = dataset["status"].values.astype(np.int32)
             dstep_all = dataset["diverged_step"].values.astype(np.int32)
     else:
-        dataset = _in_memory_dataset(sweep, steps, time_step, obs_all, status_all, dstep_all,
-                                     {"title": name,
-                                      "config": json.dumps(config or {}, sort_keys=True,
-                                                           default=_json_default),
-                                      **_versions(), "backend": jax.default_backend(),
-                                      "devices": [str(d) for d in devices],
-                                      "start_time": start_time, "end_time": end_time})
+        attrs = {"title": name,
+                 "config": json.dumps(config or {}, sort_keys=True, default=_json_default),
+                 **_versions(), "backend": jax.default_backend(),
+                 "devices": [str(d) for d in devices],
+                 "start_time": start_time, "end_time": end_time}
+
+        def dataset():
+            return _in_memory_dataset(sweep, steps, time_step, obs_all, status_all, dstep_all,
+                                      attrs)
     return EnsembleResult(dataset, obs_all, status_all, dstep_all, finals, steps, sweep)
 
 
