@@ -63,7 +63,7 @@ def run_all(shard=None):
         gf.training.AlternatingGDA(r1_field, optax.sgd(0.1)), x0s, 40, save_every=10,
         x_star=game.equilibrium(), shard=shard,
     )
-    shards = len(scan.xs[0].theta.sharding.device_set)
+    shards = scan.dataset.attrs["sharded_over"]  # the engine gathers results on the host
     return {
         "train": np.asarray(train.xs[1].psi),
         "train_status": np.asarray(train.status),
@@ -90,4 +90,4 @@ def test_eight_devices_equal_one(tmp_path):
     single = run_all(shard=False)
     for name in ("scan", "diffrax", "sga", "status", "train", "train_status"):
         np.testing.assert_allclose(sharded[name], single[name], rtol=0, atol=1e-12, err_msg=name)
-    assert np.all(single["status"] == 0)
+    assert np.all(single["status"] == 0)  # RESULTS.successful

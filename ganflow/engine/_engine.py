@@ -694,6 +694,7 @@ def run_ensemble(
                 **_versions(),
                 "backend": jax.default_backend(),
                 "devices": [str(d) for d in devices],
+                "sharded_over": len(devices) if sharded else 1,
                 "process_count": nproc,
                 "start_time": start_time,
                 "end_time": "",
@@ -810,6 +811,7 @@ def run_ensemble(
                  "config": json.dumps(config or {}, sort_keys=True, default=_json_default),
                  **_versions(), "backend": jax.default_backend(),
                  "devices": [str(d) for d in devices],
+                 "sharded_over": len(devices) if sharded else 1,
                  "start_time": start_time, "end_time": end_time}
 
         def dataset():

@@ -41,11 +41,21 @@ def run_experiment(experiment: Experiment, config: Any, out: Path,
         if make_config(exp_saved, values) != config:
             raise ConfigError(f"{out} holds a run of {experiment.name} with another config; "
                               "resume it with ganflow resume DIR or choose another --out")
-    check_folder(out, overwrite=options.overwrite, resume=options.resume)
-    save_config(experiment, config, out)
+    import jax
+
+    lead = jax.process_index() == 0  # several processes (jax.distributed): one writes the files
+    if lead:
+        check_folder(out, overwrite=options.overwrite, resume=options.resume)
+        save_config(experiment, config, out)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("ganflow-run-folder")
     started = time.perf_counter()
     experiment.run(config, out, options)
     seconds = time.perf_counter() - started
+    if not lead:
+        return out / "report.md"
     meta = out / "run.json"
     previous = json.loads(meta.read_text()) if meta.is_file() else {}
     runs = previous.get("runs", []) + [{"finished": _now(), "seconds": round(seconds, 2),
