@@ -7,9 +7,10 @@ images that ship with scikit-learn (`sklearn.datasets.load_digits`: nothing is d
 scaled from {0, …, 16} to [−1, 1] by x ↦ x/8 − 1.
 
 **Layout: side by side, 8 × 24, one channel** (MNIST versions stack the digits as the three
-colour channels of one 28×28 image). Side by side the three digits occupy disjoint pixels, so a
-convolutional discriminator must see each digit through its own receptive fields, an image is
-shown as it is (no false colour), and each third is an ordinary 8×8 digit for the classifier.
+colour channels of one 28×28 image). Why: the three independent digits occupy disjoint pixels
+and each third is an ordinary 8×8 digit for the classifier; the convolutional players keep
+spatial room (their coarsest feature map is 2 × 6, where 8 × 8 × 3 channels would leave 2 × 2,
+a layer that is all border); and a sample is shown as it is, without false colour.
 The stacked label reads left to right: $\ell = 100\,d_1 + 10\,d_2 + d_3$.
 
 **Split.** Fixed and independent of any random-number stream: within each class, in the order of
@@ -277,9 +278,8 @@ class StackedDigits(AbstractGANGame):
 
     There is no closed-form population objective; use minibatches (`sample`, `objective()`).
     Mode coverage: `mode_metrics(classifier, samples)` (a dict) or `stacked_mode_metrics`
-    (a `ModeMetrics`), with a classifier from
-    `train_digit_classifier` (the VEEGAN/PacGAN protocol: modes covered of 1000, and
-    KL(p̂ ‖ uniform)).
+    (a `ModeMetrics`), with a classifier from `train_digit_classifier` (the VEEGAN/PacGAN
+    protocol: modes covered of 1000 and KL(p̂ ‖ uniform), on 26,000 samples).
 
     **Arguments:** `loss` (name or `AbstractLoss`); `latent_dim`; `channels` (width of both
     players); `split` of the digits the data are drawn from (`"train"` by default, the split the
