@@ -346,6 +346,20 @@ def write_summary(folder: Path, name: str, dataset: Any) -> None:
     if target.exists():
         shutil.rmtree(target)
     store.mkdir(parents=True, exist_ok=True)
+    import datetime
+
+    import jax
+
+    from .. import __version__
+
+    dataset = dataset.copy()
+    dataset.attrs.setdefault("ganflow_version", __version__)
+    dataset.attrs.setdefault("jax_version", jax.__version__)
+    dataset.attrs.setdefault("backend", jax.default_backend())
+    dataset.attrs.setdefault("devices", [str(d) for d in jax.devices()])
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    dataset.attrs.setdefault("start_time", now)
+    dataset.attrs.setdefault("end_time", now)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: consolidated metadata not in the v3 spec yet
         dataset.to_zarr(str(target), mode="w", zarr_format=3, consolidated=True)
