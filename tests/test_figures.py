@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -176,3 +177,257 @@ def test_dirac_lineup(tmp_path):
         plotting.dirac_lineup(paths, eta=0.1)
     with pytest.raises(ValueError, match="shape"):
         plotting.dirac_lineup({"bad": np.zeros((5, 3))})
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. parameter-space slices
+
+
+def _linear_pytree_field():
+    """b(x) = A x on a pytree state with 5 coordinates (θ: (2,), ω: {"w": (2,), "c": ()})."""
+    x0 = (jnp.array([0.1, -0.2]), {"c": jnp.array(0.3), "w": jnp.array([0.5, 0.4])})
+    flat0, unravel = jax.flatten_util.ravel_pytree(x0)
+    A = np.random.default_rng(0).normal(size=(5, 5))
+    field = lambda x: unravel(jnp.asarray(A) @ jax.flatten_util.ravel_pytree(x)[0])
+    return x0, np.asarray(flat0), unravel, A, field
+
+
+def test_parameter_slice_streamlines(tmp_path):
+    x0, flat0, unravel, A, field = _linear_pytree_field()
+    u_flat = np.array([1.0, 0.0, 0.5, 0.0, 0.2])
+    v_flat = np.array([0.3, 1.0, 0.0, -0.4, 0.0])  # not orthogonal to u, not unit
+    u = unravel(jnp.asarray(u_flat))  # a pytree direction, v a flat array
+    B = np.stack([u_flat, v_flat])
+    G = B @ B.T
+
+    def expected(st):  # (N, 2) -> the projected field in (s, t) coordinates
+        pts = flat0 + st @ B
+        return np.linalg.solve(G, B @ (A @ pts.T)).T
+
+    ss, ts = np.linspace(-1, 1, 4), np.linspace(-0.5, 0.5, 3)
+    cs, ct = plotting.parameter_slice_grid(field, x0, u, v_flat, ss, ts)
+    gs, gt = np.meshgrid(ss, ts)
+    ref = expected(np.stack([gs.ravel(), gt.ravel()], axis=1))
+    np.testing.assert_allclose(cs, ref[:, 0].reshape(gs.shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ct, ref[:, 1].reshape(gs.shape), rtol=1e-12, atol=1e-12)
+    # a path in the plane projects back onto its own (s, t)
+    k = np.linspace(0, 1, 7)
+    st_path = np.stack([0.8 * np.cos(3 * k), 0.5 * np.sin(3 * k)], axis=1)
+    states = jax.vmap(unravel)(jnp.asarray(flat0 + st_path @ B))
+    np.testing.assert_allclose(plotting.slice_coordinates(states, x0, u, v_flat), st_path,
+                               atol=1e-12)
+    fig = plotting.parameter_slice_streamlines(
+        field, x0, u, v_flat, span=(1.0, 0.8), grid=21, trajectories={"path": states},
+        title="linear field", path=tmp_path / "slice.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "linear field" and ax.get_xlabel().startswith("s")
+    assert ax.get_xlim() == (-1.0, 1.0) and ax.get_ylim() == (-0.8, 0.8)
+    path_line = [ln for ln in ax.lines if ln.get_label() == "path"][0]
+    np.testing.assert_allclose(np.c_[path_line.get_xdata(), path_line.get_ydata()], st_path,
+                               atol=1e-12)
+    segs = _stream_segments(ax)
+    assert len(segs) > 100
+    assert np.mean(_cosines(segs, expected) > 0.95) > 0.95
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"path", "x (centre)"}
+    _check_png(tmp_path / "slice.png")
+    with pytest.raises(ValueError, match="complex"):
+        plotting.parameter_slice_streamlines(field, x0, u_flat + 1j, v_flat)
+    with pytest.raises(ValueError, match="parallel"):
+        plotting.parameter_slice_streamlines(field, x0, u_flat, 2 * u_flat)
+    with pytest.raises(ValueError, match="coordinates"):
+        plotting.parameter_slice_streamlines(field, x0, u_flat[:3], v_flat)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. eigenvalues in the complex plane
+
+
+def _marker_lines(ax):
+    return [ln for ln in ax.lines if ln.get_linestyle() == "None"]
+
+
+def test_eigenvalue_plane(tmp_path):
+    # consensus on the Dirac-GAN: J has ±i f′(0); J − γJᵀJ has −γf′(0)² ± i f′(0)
+    game = gf.DiracGAN("gan")
+    x = game.equilibrium()
+    eigs = {f"γ = {g}": np.linalg.eigvals(np.asarray(gf.jacobian(
+        gf.stabilise(game, gf.Consensus(g), population=True), x))) for g in (0.0, 1.0)}
+    np.testing.assert_allclose(np.sort_complex(eigs["γ = 1.0"]), [-0.25 - 0.5j, -0.25 + 0.5j])
+    fig = plotting.eigenvalue_plane(eigs, eta=0.5, title="Dirac", path=tmp_path / "eig.png")
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and ax.get_title() == "Dirac" and ax.get_xlabel() == "Re λ"
+    lines = _marker_lines(ax)
+    assert len(lines) == 2
+    for line, vals in zip(lines, eigs.values()):
+        np.testing.assert_allclose(line.get_xdata() + 1j * line.get_ydata(), vals)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "imaginary axis" in labels and "|1 + ηλ| = 1, η = 0.5" in labels
+    assert "γ = 1.0 (2 eigenvalues, max Re λ = -0.25)" in labels
+    axis = [ln for ln in ax.lines if ln.get_label() == "imaginary axis"][0]
+    assert set(np.asarray(axis.get_xdata(), float)) == {0.0}
+    circle = [ln for ln in ax.lines if ln.get_label().startswith("|1 + ηλ|")][0]
+    z = circle.get_xdata() + 1j * circle.get_ydata()
+    np.testing.assert_allclose(np.abs(1 + 0.5 * z), 1.0, atol=1e-12)  # centre −2, radius 2
+    assert ax.get_aspect() == 1.0
+    _check_png(tmp_path / "eig.png")
+    # update operators I + ηJ against the unit circle, with a zoom panel around 1
+    upd = {k: 1 + 0.1 * v for k, v in eigs.items()}
+    fig = plotting.eigenvalue_plane(upd, unit_circle=True, zoom=0.2, path=tmp_path / "u.png")
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "zoom: ±0.2 around 1"
+    assert fig.axes[1].get_xlim() == pytest.approx((0.8, 1.2))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    rho = np.abs(1 + 0.1j * 0.5)  # simultaneous GD: sqrt(1 + η²f′(0)²)
+    assert f"γ = 0.0 (2 eigenvalues, ρ = max |λ| = {rho:.4g})" in labels
+    unit = [ln for ln in fig.axes[0].lines if ln.get_label() == "unit circle |λ| = 1"][0]
+    np.testing.assert_allclose(np.hypot(unit.get_xdata(), unit.get_ydata()), 1.0)
+    for a in fig.axes:
+        assert len(_marker_lines(a)) == 2
+    _check_png(tmp_path / "u.png")
+    with pytest.raises(ValueError, match="finite"):
+        plotting.eigenvalue_plane({"nan": [np.nan]})
+    with pytest.raises(ValueError, match="eta"):
+        plotting.eigenvalue_plane(eigs, eta=-1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. samples over training
+
+
+def test_mog_sample_grid(tmp_path):
+    rng = np.random.default_rng(0)
+    means = np.asarray(gf.MixtureOfGaussians("ring").modes)
+    samples = rng.normal(size=(2, 3, 40, 2))  # (methods, steps, n, 2)
+    samples[1, 2, :5] = np.nan
+    samples[0, 1, 0] = [50.0, 0.0]  # far outside the window
+    fig = plotting.mog_sample_grid(samples, [0, 100, 200], ["GAN", "NK"], means,
+                                   title="ring", path=tmp_path / "mog.png")
+    axes = np.asarray(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[0]] == ["step 0", "step 100", "step 200"]
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["GAN", "NK"]
+    for i in range(2):
+        for j in range(3):
+            ax = axes[i, j]
+            (points,) = ax.collections
+            expected = samples[i, j][np.all(np.isfinite(samples[i, j]), axis=1)]
+            np.testing.assert_allclose(points.get_offsets(), expected)
+            (marks,) = [ln for ln in ax.lines if ln.get_label() == "mixture means"]
+            np.testing.assert_allclose(np.c_[marks.get_xdata(), marks.get_ydata()], means)
+            assert ax.get_aspect() == 1.0 and ax.get_xlim() == axes[0, 0].get_xlim()
+    # the window frames the means (radius 2) with a margin; points outside are counted
+    assert axes[0, 0].get_xlim() == pytest.approx((-3.0, 3.0))
+    assert any(t.get_text().startswith("1 outside") for t in axes[0, 1].texts)
+    assert any("5 non-finite" in t.get_text() for t in axes[1, 2].texts)
+    _check_png(tmp_path / "mog.png")
+    with pytest.raises(ValueError, match="methods, steps, n, 2"):
+        plotting.mog_sample_grid(samples[0], [0, 1, 2], ["a"])
+    with pytest.raises(ValueError, match="steps"):
+        plotting.mog_sample_grid(samples, [0, 1], ["a", "b"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. ensemble bands from xarray
+
+
+def test_seed_statistics_nan_aware():
+    vals = np.array([[1.0, 2.0, np.nan], [3.0, np.nan, np.nan], [5.0, 4.0, np.nan]])
+    mean, lo, hi, count = plotting.seed_statistics(vals, "se")
+    np.testing.assert_array_equal(count, [3, 2, 0])
+    np.testing.assert_allclose(mean[:2], [3.0, 3.0])
+    np.testing.assert_allclose((hi - lo)[:2] / 2, [2.0 / np.sqrt(3), np.sqrt(2) / np.sqrt(2)])
+    assert np.isnan(mean[2]) and np.isnan(lo[2])
+    mean, lo, hi, _ = plotting.seed_statistics(vals, "quantile")
+    np.testing.assert_allclose(lo[:2], [1.2, 2.1])
+    np.testing.assert_allclose(hi[:2], [4.8, 3.9])
+
+
+def test_ensemble_band(tmp_path):
+    import xarray as xr
+
+    rng = np.random.default_rng(1)
+    steps = np.array([0, 10, 20, 30])
+    vals = rng.normal(size=(2, 5, 4)) + np.array([1.0, 3.0])[:, None, None]
+    vals[1, 3:, 2:] = np.nan  # seeds 3, 4 of method "b" have no result after step 10
+    da = xr.DataArray(vals[:, :, :, None], dims=("method", "seed", "step", "eta"),
+                      coords={"method": ["a", "b"], "step": steps, "eta": [0.1]},
+                      name="distance", attrs={"units": "1"})
+    fig = plotting.ensemble_band(da, by="method", path=tmp_path / "band.png")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "distance [1]"
+    assert ax.get_title() == "distance: mean ± 1 standard error over seeds"
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["method = a (5/5 seeds)", "method = b (3/5 seeds)",
+                     "dashed: fewer seeds (NaN left out)"]
+    solid = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(solid) == 2 and len(dashed) == 1
+    mean_a = vals[0].mean(axis=0)
+    np.testing.assert_allclose(solid[0].get_xdata(), steps)
+    np.testing.assert_allclose(solid[0].get_ydata(), mean_a)
+    mean_b = np.nanmean(vals[1], axis=0)
+    np.testing.assert_allclose(solid[1].get_ydata()[:2], mean_b[:2])
+    assert np.all(np.isnan(solid[1].get_ydata()[2:]))
+    np.testing.assert_allclose(dashed[0].get_ydata()[1:], mean_b[1:])  # joins at step 10
+    # the bands: mean ± standard error of the finite seeds
+    se_a = vals[0].std(axis=0, ddof=1) / np.sqrt(5)
+    band = ax.collections[0].get_paths()[0].vertices
+    for x, m, s in zip(steps, mean_a, se_a):
+        ys = band[np.isclose(band[:, 0], x), 1]
+        assert np.isclose(ys.min(), m - s) and np.isclose(ys.max(), m + s)
+    _check_png(tmp_path / "band.png")
+    fig = plotting.ensemble_band(da.sel({"method": "a"}), band="quantile", logy=False)
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "mean (5/5 seeds)"
+    with pytest.raises(ValueError, match="select one value"):
+        plotting.ensemble_band(da)  # method has two values and is not `by`
+    with pytest.raises(ValueError, match="not a dim"):
+        plotting.ensemble_band(da, x_dim="time", by="method")
+    with pytest.raises(ValueError, match="band"):
+        plotting.ensemble_band(da, band="sd", by="method")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. FDR traces
+
+
+def test_fdr_traces(tmp_path):
+    rng = np.random.default_rng(2)
+    steps = np.arange(0, 200, 10)
+    t = steps.size
+    lhs = 0.5 + 2.0 * np.exp(-steps / 40) + 0.05 * rng.normal(size=(30, t))  # (seeds, T)
+    rhs = 0.5 + 0.05 * rng.normal(size=(30, t))
+    fig = plotting.fdr_traces(steps, lhs, rhs, path=tmp_path / "fdr.png")
+    ax, rax = fig.axes
+    texts = [tx.get_text() for tx in ax.get_legend().get_texts()]
+    assert texts == ["lhs: θᵀg_θ − ωᵀg_ω", "rhs: β⁻¹ Tr(Σ_θ + Σ_ω)"]
+    assert ax.get_title().startswith("FDR2") and rax.get_xlabel() == "step"
+    lines = [ln for ln in ax.lines]
+    np.testing.assert_allclose(lines[0].get_ydata(), lhs.mean(axis=0))
+    np.testing.assert_allclose(lines[1].get_ydata(), rhs.mean(axis=0))
+    # the band of the lhs is ± its standard error over seeds
+    se = lhs.std(axis=0, ddof=1) / np.sqrt(30)
+    verts = ax.collections[0].get_paths()[0].vertices
+    ys = verts[np.isclose(verts[:, 0], steps[-1]), 1]
+    assert np.isclose(ys.min(), lhs.mean(0)[-1] - se[-1])
+    assert np.isclose(ys.max(), lhs.mean(0)[-1] + se[-1])
+    # the ratio and its paired (delta-method) standard error, as fdr_estimate computes them
+    ratio_line = [ln for ln in rax.lines if ln.get_label() == "lhs / rhs"][0]
+    np.testing.assert_allclose(ratio_line.get_ydata(), lhs.mean(0) / rhs.mean(0))
+    est = gf.analysis.fdr_estimate(lhs[:, -1], rhs[:, -1])
+    verts = rax.collections[0].get_paths()[0].vertices
+    ys = verts[np.isclose(verts[:, 0], steps[-1]), 1]
+    np.testing.assert_allclose((ys.max() - ys.min()) / 2, float(est.ratio_se), rtol=1e-10)
+    lo, hi = rax.get_ylim()
+    assert lo < 1 < hi and hi < 2  # fitted to the second half, not the early transient
+    assert any(ln.get_label() == "stationary: lhs / rhs = 1" for ln in rax.lines)
+    _check_png(tmp_path / "fdr.png")
+    # means with given standard errors, FDR1 labels, one panel
+    fig = plotting.fdr_traces(steps, lhs.mean(0), rhs.mean(0), se, None, relation="fdr1",
+                              ratio=False, yscale="symlog")
+    (ax,) = fig.axes
+    assert ax.get_legend().get_texts()[0].get_text() == "lhs: ‖g_θ‖² − ‖g_ω‖²"
+    assert len(ax.collections) == 1 and ax.get_yscale() == "symlog"
+    with pytest.raises(ValueError, match="do not pass lhs_se"):
+        plotting.fdr_traces(steps, lhs, rhs, lhs_se=se)
+    with pytest.raises(ValueError, match="shape"):
+        plotting.fdr_traces(steps, lhs[:, :5], rhs)
+    with pytest.raises(ValueError, match="relation"):
+        plotting.fdr_traces(steps, lhs, rhs, relation="fdr3")

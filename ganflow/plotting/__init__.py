@@ -3,17 +3,24 @@
 Every function returns a `matplotlib.figure.Figure` (drawn without pyplot) and, given `path=`,
 saves it as PNG. The helpers that compute what a figure shows (`nk_field_grid`,
 `parameter_slice_grid`, `slice_coordinates`, `dirac_lineup_schemes`,
-`dirac_lineup_trajectories`, `dirac_lineup_fields`) need no matplotlib.
+`dirac_lineup_trajectories`, `dirac_lineup_fields`, `seed_statistics`) need no matplotlib.
 """
 
 from ._atlas import atlas_heatmap as atlas_heatmap
+from ._bands import (
+    ensemble_band as ensemble_band,
+    fdr_traces as fdr_traces,
+    seed_statistics as seed_statistics,
+)
 from ._dirac import (
     dirac_lineup as dirac_lineup,
     dirac_lineup_fields as dirac_lineup_fields,
     dirac_lineup_schemes as dirac_lineup_schemes,
     dirac_lineup_trajectories as dirac_lineup_trajectories,
 )
+from ._eigenplane import eigenvalue_plane as eigenvalue_plane
 from ._phase import phase_plane as phase_plane
+from ._samples import mog_sample_grid as mog_sample_grid
 from ._sde import ensemble_plot as ensemble_plot
 from ._spectra import eigenvalue_plot as eigenvalue_plot, spectra_figure as spectra_figure
 from ._streamlines import (

@@ -18,7 +18,7 @@ import numpy as np
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..games import DiracGAN
 from ..losses import AbstractLoss
-from ..stabilisers import Consensus, InstanceNoise, R1, WeightClipping, stabilise
+from ..stabilisers import R1, Consensus, InstanceNoise, WeightClipping, stabilise
 from ..training import AlternatingGDA, SimultaneousGDA, run
 from ._common import COLOURS, flat_path, new_figure, save
 from ._streamlines import draw_streamlines
@@ -45,7 +45,7 @@ def dirac_lineup_schemes(
     |---|---|---|
     | simultaneous GD | b0 of `DiracGAN(loss)` | `SimultaneousGDA` |
     | alternating GD | b0 | `AlternatingGDA` |
-    | WGAN (n_d = 5) | b0 of `DiracGAN("wgan")`, ψ clipped to [−`clip`, `clip`] | `AlternatingGDA(n_d=5)` |
+    | WGAN (n_d = 5) | `DiracGAN("wgan")`, ψ clipped to ±`clip` | `AlternatingGDA(n_d=n_d)` |
     | R1 | `R1(r1_gamma)` | `scheme` |
     | instance noise | `InstanceNoise(noise_sigma, mode="expected")` | `scheme` |
     | consensus | `Consensus(consensus_gamma)` | `scheme` |
@@ -146,8 +146,9 @@ def dirac_lineup(
       and its fields;
     - `fields`: label → field b(x) on Dirac-GAN states, drawn as streamlines in the panel of
       that label (panels without one show the trajectory only);
-    - `bounds`: the half-width of the square window around 0 (default: the trajectories' reach,
-      between 1.6 and 3 times the largest |coordinate| of the starts); `ncols`: panels per row; `grid`: streamline grid size;
+    - `bounds`: the half-width of the square window around 0 (default: the trajectories'
+      reach, between 1.6 and 3 times the largest |coordinate| of the starts);
+    - `ncols`: panels per row; `grid`: streamline grid size;
     - `path`: save the figure as PNG.
 
     **Returns:** the `matplotlib.figure.Figure`.

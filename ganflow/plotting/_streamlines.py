@@ -213,7 +213,9 @@ def parameter_slice_grid(
     basis = np.stack([_direction("u", u, size), _direction("v", v, size)])
     gram = basis @ basis.T
     if np.linalg.cond(gram) > 1e12:
-        raise ValueError("u and v are (nearly) parallel: the plane x + s u + t v is degenerate")
+        raise ValueError(
+            "u and v are (nearly) parallel or zero: the plane x + s u + t v is degenerate"
+        )
     basis_j = jnp.asarray(basis, flat0.dtype)
     gram_inv = jnp.asarray(np.linalg.inv(gram), flat0.dtype)
     gs, gt = np.meshgrid(np.asarray(ss, float), np.asarray(ts, float))
