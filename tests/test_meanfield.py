@@ -6,7 +6,6 @@ of M, the closed-form Jacobian of the ODE on its equilibrium manifold, and the O
 concentration of the simulation around the ODE (slow).
 """
 
-import dataclasses
 import itertools
 
 import jax

@@ -112,7 +112,7 @@ def classify_phase(
     2. otherwise feature i counts as **learnt** when the window mean of its best overlap
        $\max_\ell |P_{i\ell}|$ (`feature_overlaps`) is at least `learnt`; then
        **success** (code 0) when every feature is learnt, **mode collapse** (code 2) when some
-       but not all are (e.g. both generator columns on the stronger feature), **failure**
+       but not all are (in the ODE: the weaker feature's column stays near its initial overlap), **failure**
        (code 3) when none is (for d = 1 a feature not learnt is failure); a run with every
        feature learnt whose discriminator still sees the data, window mean of
        $\max_i |q_i|$ ≥ `informative`, is **pursuit** (code 4): the stationary chase found at
