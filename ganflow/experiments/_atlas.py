@@ -1,13 +1,18 @@
 r"""The convergence atlas: small games × losses × stabilisers × schemes over a learning-rate grid,
-measured (fraction of seeds converged, empirical contraction rate) beside the theory (spectral
-radius ρ(F′) of the actual update map at x*, eigenvalues of the Jacobian of the stabilised field
-and of its first-order modified field, Cao–Guo eqs. 10/13).
+measured (fraction of seeds converged, empirical contraction rate, a verdict) beside the theory
+(spectral radius ρ(F′) of the actual update map at x*, its verdict, eigenvalues of the Jacobian of
+the stabilised field and of its first-order modified field, Cao–Guo eqs. 10/13).
 
-Each cell (game, loss, stabiliser, scheme) is **one compilation**: the scheme is rebuilt from a
-traced learning rate inside a `vmap` over the η-grid, itself around a `vmap` over the seeds; the
-update Jacobians $F'(x^*) = ∂F_η/∂x$ (`jax.jacfwd` of one step) and the modified-field
-Jacobians are computed in the same compiled function. Local theory (Mescheder 2017): the scheme
-converges from near x* iff ρ(F′(x*)) < 1, at the rate ρ per step.
+Each cell (game, loss, stabiliser, scheme) is **one compilation**: the engine runs the η-grid ×
+seeds in one compiled function (`training.run_grid`, the scheme rebuilt from a traced learning
+rate); the update Jacobians $F'(x^*) = ∂F_η/∂x$ (`jax.jacfwd` of one step) and the
+modified-field Jacobians are computed in one more. Local theory (Mescheder 2017;
+docs/conventions.md §Discrete schemes): the scheme converges from near x* iff ρ(F′(x*)) < 1,
+at the rate ρ per step, so that $‖x_k − x^*‖ ≈ ρ^k ‖x_0 − x^*‖$ and tol is reached after
+$n^* = \log(\mathrm{tol}/d_0) / \log ρ$ steps.
+
+The verdicts answer "does it converge?" without mistaking a short budget for "no": a cell that
+contracts at the predicted rate but has not reached tol yet is `slow`, with n* beside it.
 """
 
 import dataclasses
@@ -93,6 +98,203 @@ def _schemes(full: bool) -> dict[str, Callable[[Any, Any], tr.AbstractScheme]]:
 _MODIFIED = {"simultaneous": "simultaneous", "alternating": "alternating"}
 
 # ---------------------------------------------------------------------------------------------
+# verdicts: what the measurement says, what the theory says
+
+
+VERDICTS = ("converges", "slow", "orbits", "diverges")
+"""The measured verdicts, from best to worst (see `measured_verdicts`)."""
+
+THEORY_VERDICTS = ("converges", "orbits", "diverges")
+"""The verdicts of local theory from ρ(F′(x*)) (see `theory_verdicts`)."""
+
+
+def rho_precision(jacobian: Any) -> float:
+    r"""How precisely ρ(F′) is known: $δ = 10\sqrt{ε}\,\max(1, \|F'\|_F)$, ε the machine epsilon
+    of the Jacobian's dtype.
+
+    An eigenvalue of a matrix known to relative precision ε moves by O(ε·cond) when it is simple
+    and by O(√ε) when two eigenvalues coalesce into a Jordan block (alternating GD on the
+    Dirac-GAN at α = 2); √ε bounds both, and ρ within δ of 1 is indistinguishable from 1 (float64:
+    δ ≈ 1.5e-7·max(1, ‖F′‖)).
+    """
+    jac = np.asarray(jacobian)
+    eps = float(np.finfo(jac.dtype if np.issubdtype(jac.dtype, np.floating) else float).eps)
+    return 10.0 * math.sqrt(eps) * max(1.0, float(np.linalg.norm(jac)))
+
+
+def defective_on_unit_circle(jacobian: Any, delta: float) -> bool:
+    r"""Whether F′ has a defective eigenvalue on the unit circle (a Jordan block of size m > 1
+    at |λ| = 1), so that ‖F′^k‖ grows like k^{m−1} although ρ = 1: eigenvalues within `delta` of
+    each other and of the circle form a cluster of algebraic multiplicity m; its geometric
+    multiplicity is the number of singular values of F′ − λ̄I below √δ·‖F′‖ (a Jordan block
+    keeps one of order 1, a semisimple eigenvalue none). Alternating GD on the Dirac-GAN at
+    α = ηf′(0) = 2 has λ = −1 twice with one eigenvector."""
+    jac = np.asarray(jacobian, dtype=np.float64)
+    lam = np.linalg.eigvals(jac)
+    on = lam[np.abs(np.abs(lam) - 1) <= delta]
+    threshold = math.sqrt(delta) * max(1.0, float(np.linalg.norm(jac, 2)))
+    seen = np.zeros(on.size, dtype=bool)
+    for i in range(on.size):
+        if seen[i]:
+            continue
+        cluster = np.abs(on - on[i]) <= delta
+        seen |= cluster
+        if cluster.sum() > 1:
+            centre = on[cluster].mean()
+            sv = np.linalg.svd(jac - centre * np.eye(jac.shape[0]), compute_uv=False)
+            if np.sum(sv <= threshold) < cluster.sum():
+                return True
+    return False
+
+
+def theory_verdicts(rho: Any, delta: Any, defective: Any = False) -> np.ndarray:
+    r"""The local theory's verdict from the spectral radius ρ = ρ(F′(x*)) (Mescheder 2017):
+    `converges` when ρ < 1 − δ, `diverges` when ρ > 1 + δ, else `orbits` (ρ = 1 to the precision
+    δ of ρ, e.g. `rho_precision`: the linearisation neither contracts nor expands — alternating GD
+    on the Dirac-GAN, whose eigenvalues lie on the unit circle) — unless the eigenvalue on the
+    circle is `defective` (`defective_on_unit_circle`): then ‖F′^k‖ grows polynomially and the
+    verdict is `diverges`.
+
+    **Arguments:** `rho`, `delta`, `defective`: arrays (broadcast together).
+
+    **Returns:** an array of strings from `THEORY_VERDICTS`.
+    """
+    rho, delta, defective = np.broadcast_arrays(
+        np.asarray(rho, float), np.asarray(delta, float), np.asarray(defective, bool)
+    )
+    out = np.full(rho.shape, "orbits", dtype=object)
+    out[rho < 1 - delta] = "converges"
+    out[(rho > 1 + delta) | ((np.abs(rho - 1) <= delta) & defective)] = "diverges"
+    return out
+
+
+_LOCAL = 10.0
+"""A rate fit stops where a seed's distance first exceeds `_LOCAL` times its initial distance."""
+
+
+def _fit_one(d: np.ndarray, ts: np.ndarray, floor: float, dstep: int) -> tuple[float, float]:
+    r"""(log rate, resolution) of one seed from its distances d_k = ‖x_k − x*‖ at the save
+    points `ts` (ts[0] = 0).
+
+    The fit window is the local regime: the save points up to the first one where d_k exceeds
+    `_LOCAL`·d_0 (that point included), beyond which the linearisation at x* need not describe
+    the run (the Dirac-GAN with the logistic loss leaves x* at the rate ρ and stalls where f′
+    saturates), and before the divergence step `dstep` (a diverged seed adds its last good state,
+    step `dstep` − 1); points with d_k ≤ `floor` (round-off) are left out. Over it, the
+    least-squares slope s of log d_k against k, and the largest slope that a bounded oscillation
+    of log d of the fit's residual amplitude A can fake,
+    $A\,Σ|t_i − \bar t| / Σ(t_i − \bar t)^2$ (≈ 3A/L over a window of L steps): a non-normal
+    update map on an orbit makes ‖x_k − x*‖ oscillate without a trend. nan with < 2 points.
+    """
+    t, y = ts.astype(float), np.asarray(d, float)
+    if dstep >= 0:  # the engine froze the seed at its last good state, step dstep - 1
+        t, y = t[ts <= dstep - 1], y[ts <= dstep - 1]
+        if not np.any(t == dstep - 1):
+            t, y = np.append(t, dstep - 1.0), np.append(y, d[-1])
+    out = np.flatnonzero(~(y <= _LOCAL * d[0]))  # first exit from the local regime (or nan)
+    if out.size:
+        t, y = t[: out[0] + 1], y[: out[0] + 1]
+    keep = np.isfinite(y) & (y > floor)
+    t, y = t[keep], y[keep]
+    if t.size < 2:
+        return math.nan, math.nan
+    y = np.log(y)
+    tc = t - t.mean()
+    sxx = float(tc @ tc)
+    slope = float(tc @ (y - y.mean())) / sxx
+    resid = y - y.mean() - slope * tc
+    return slope, float(np.max(np.abs(resid))) * float(np.abs(tc).sum()) / sxx
+
+
+def measured_verdicts(
+    distances: Any, ts: Any, status: Any, diverged_step: Any, tol: float, delta: Any, floor: float
+) -> dict[str, np.ndarray]:
+    r"""The measurement's verdict per learning rate from a run over E learning rates × S seeds.
+
+    Per seed, the per-step factor r = exp(s) of a least-squares fit of log‖x_k − x*‖ against k
+    (points above `floor` in the local regime; a diverged seed up to its last good state) and the
+    fit's resolution b (see `_fit_one`: the slope a bounded oscillation of the residuals'
+    amplitude could fake). Per learning rate:
+
+    - `diverges`: at least half the seeds diverged (flagged by the engine: non-finite or beyond
+      the blow-up bound); r̄, b̄ are then the medians over all seeds;
+    - otherwise the verdict of the seeds that did not diverge (`frac_diverged` says how many
+      did), with r̄, b̄ their medians and the orbit band β = max(b̄, δ) (δ: the precision of the
+      ρ the measurement is compared with):
+      - `converges`: every one of them ended within `tol` of x*;
+      - `diverges`: log r̄ > β (expanding, not yet beyond the blow-up bound);
+      - `slow`: contracting — log r̄ < −β and the median ratio d_end/d_0 of the seeds not yet
+        within tol is < 1 — but not all within tol in the budget;
+      - `orbits`: |log r̄| ≤ β (no trend that a bounded oscillation could not explain), or a
+        contracting fit whose distances have not decreased.
+
+    **Arguments:** `distances` (E, S, T) at the save points `ts` (T,) (ts[0] = 0);
+    `status`, `diverged_step` (E, S) from the engine (`ganflow.engine.RESULTS`); `tol`; `delta`
+    (E,) or scalar; `floor`: distances below it are round-off, left out of the fits.
+
+    **Returns:** a dict of arrays (E,): `rate` (r̄), `band` (β, a tolerance on log r̄), `verdict`.
+    """
+    ds = np.asarray(distances, float)
+    ts = np.asarray(ts)
+    status = np.asarray(status)
+    dstep = np.asarray(diverged_step)
+    num_etas, num_seeds = status.shape
+    delta = np.broadcast_to(np.asarray(delta, float), (num_etas,))
+    rate = np.full(num_etas, np.nan)
+    band = np.full(num_etas, np.nan)
+    verdict = np.empty(num_etas, dtype=object)
+    for i in range(num_etas):
+        fits = np.array([_fit_one(ds[i, j], ts, floor, int(dstep[i, j])) for j in range(num_seeds)])
+        div = status[i] == RESULTS.diverged
+        mostly_div = 2 * div.sum() >= num_seeds
+        use = np.isfinite(fits[:, 0]) & (True if mostly_div else ~div)
+        slope = float(np.median(fits[use, 0])) if use.any() else math.nan
+        beta = max(float(np.median(fits[use, 1])), delta[i]) if use.any() else delta[i]
+        rate[i], band[i] = math.exp(slope), beta
+        conv = status[i] == RESULTS.converged
+        rest = ~conv & ~div
+        shrinking = rest.any() and np.median(ds[i, rest, -1] / ds[i, rest, 0]) < 1
+        if mostly_div:
+            verdict[i] = "diverges"
+        elif conv[~div].all():
+            verdict[i] = "converges"
+        elif slope > beta:
+            verdict[i] = "diverges"
+        elif slope < -beta and shrinking:
+            verdict[i] = "slow"
+        else:
+            verdict[i] = "orbits"
+    return {"rate": rate, "band": band, "verdict": verdict}
+
+
+def verdicts_agree(measured: Any, theory: Any, rho: Any, band: Any) -> np.ndarray:
+    r"""Whether the measured verdict is what the local theory predicts: `converges` or `slow`
+    where ρ < 1, `orbits` where ρ ≈ 1, `diverges` where ρ > 1 — and `orbits` also where
+    |log ρ| ≤ `band`, the measurement's resolution over its budget (the predicted contraction or
+    expansion is too slow to be seen in the run)."""
+    measured, theory = np.asarray(measured, object), np.asarray(theory, object)
+    with np.errstate(divide="ignore"):  # ρ = 0 (one-step convergence): log ρ = −∞
+        unresolved = np.abs(np.log(np.asarray(rho, float))) <= np.asarray(band, float)
+    expected = {"converges": ("converges", "slow"), "orbits": ("orbits",),
+                "diverges": ("diverges",)}
+    return np.array([m in expected[t] or (m == "orbits" and u)
+                     for m, t, u in zip(measured.ravel(), theory.ravel(), unresolved.ravel())],
+                    dtype=bool).reshape(measured.shape)
+
+
+def steps_to_tol(rho: Any, d0: Any, tol: float) -> np.ndarray:
+    r"""Steps the linearisation needs to bring a distance d0 within tol:
+    $n^* = \lceil\log(\mathrm{tol}/d_0)/\log ρ\rceil$ where ρ < 1 (0 when d0 ≤ tol), nan where
+    ρ ≥ 1."""
+    rho, d0 = np.broadcast_arrays(np.asarray(rho, float), np.asarray(d0, float))
+    out = np.full(rho.shape, np.nan)
+    ok = rho < 1
+    with np.errstate(divide="ignore"):
+        out[ok] = np.maximum(np.ceil(np.log(tol / d0[ok]) / np.log(rho[ok])), 0.0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # the result
 
 
@@ -106,6 +308,9 @@ class Atlas:
     config: dict[str, Any]
     skipped: list[tuple[str, str, str, str, str]]
 
+    VERDICTS = VERDICTS
+    THEORY_VERDICTS = THEORY_VERDICTS
+
     COLUMNS = (
         "game",
         "loss",
@@ -116,32 +321,67 @@ class Atlas:
         "frac_diverged",
         "rate_measured",
         "rho_theory",
+        "rate_rel_err",
+        "verdict",
+        "verdict_theory",
+        "agree",
+        "steps_to_tol",
         "max_re_eig_field",
         "max_re_eig_modified",
-        "agree",
     )
 
     def to_markdown(self) -> str:
-        def fmt(v):
+        """The rows as a Markdown table (`COLUMNS`; n* = `steps_to_tol` as an integer, – when
+        ρ ≥ 1)."""
+
+        def fmt(col, v):
             if isinstance(v, float):
-                return "nan" if math.isnan(v) else f"{v:.4g}"
+                if math.isnan(v):
+                    return "–" if col == "steps_to_tol" else "nan"
+                return f"{v:.0f}" if col == "steps_to_tol" else f"{v + 0.0:.4g}"  # no -0
             return str(v)
 
         head = "| " + " | ".join(self.COLUMNS) + " |"
         sep = "|" + "---|" * len(self.COLUMNS)
         lines = [head, sep]
         for r in self.rows:
-            lines.append("| " + " | ".join(fmt(r[c]) for c in self.COLUMNS) + " |")
+            lines.append("| " + " | ".join(fmt(c, r[c]) for c in self.COLUMNS) + " |")
         return "\n".join(lines)
 
     def agreement(self) -> float:
-        """Fraction of rows where the measurement agrees with the theory (see `agree`)."""
+        """Fraction of rows whose measured verdict agrees with the theory's (see `agree`)."""
         return float(np.mean([r["agree"] for r in self.rows])) if self.rows else float("nan")
+
+    def verdict_counts(self) -> dict[str, int]:
+        """How many rows got each measured verdict."""
+        return {v: sum(r["verdict"] == v for r in self.rows) for v in VERDICTS}
 
     def figure_data(self) -> dict[str, Any]:
         """Arrays per cell, keyed "game/loss/stabiliser/scheme": eta, frac_converged,
-        rho_theory, rate_measured (for a plot of measured vs predicted against η)."""
+        frac_diverged, rate_measured, rate_band, rho_theory, rate_rel_err, verdict,
+        verdict_theory, agree, steps_to_tol (for a plot of measured vs predicted against η)."""
         return {"/".join(k): v for k, v in self.cells.items()}
+
+    def heatmap_panels(self) -> dict[str, tuple[list[str], list[float], np.ndarray, np.ndarray,
+                                                np.ndarray]]:
+        """Per game, `(methods, etas, frac_converged, verdicts, agree)` for
+        `ganflow.plotting.atlas_heatmap` (methods "loss/stabiliser/scheme"; every cell of a
+        game shares the η-grid)."""
+        panels: dict[str, Any] = {}
+        for (game, loss, stab, scheme), cell in self.cells.items():
+            p = panels.setdefault(game, ([], [float(e) for e in cell["eta"]], [], [], []))
+            p[0].append(f"{loss}/{stab}/{scheme}")
+            for slot, key in zip(p[2:], ("frac_converged", "verdict", "agree")):
+                slot.append(np.asarray(cell[key]))
+        return {g: (m, e, np.stack(f).astype(float), np.stack(v), np.stack(a).astype(bool))
+                for g, (m, e, f, v, a) in panels.items()}
+
+    def plot(self, path: Any = None, title: str | None = "Convergence atlas: measured verdicts"):
+        """The verdict heatmaps (`ganflow.plotting.atlas_heatmap` of `heatmap_panels`), saved
+        as PNG to `path` when given; returns the figure."""
+        from ..plotting import atlas_heatmap
+
+        return atlas_heatmap(self.heatmap_panels(), title=title, path=path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,19 +425,6 @@ def _cell(make, field, scheme_name, etas, x0s, x_star, num_steps, save_every, to
     return sol, jac_u, jac_m
 
 
-def _fit_rates(distances: np.ndarray, ts: np.ndarray, floor: float) -> np.ndarray:
-    """Per seed: exp(slope) of a least-squares fit of log d_k against k over the save points
-    with d_k > floor (the per-step contraction/expansion factor); nan with < 3 points."""
-    out = np.full(distances.shape[:-1], np.nan)
-    it = np.ndindex(*distances.shape[:-1])
-    for idx in it:
-        d = distances[idx]
-        m = np.isfinite(d) & (d > floor)
-        if m.sum() >= 3:
-            out[idx] = math.exp(np.polyfit(ts[m], np.log(d[m]), 1)[0])
-    return out
-
-
 def convergence_atlas(
     games: tuple[str, ...] | None = None,
     stabilisers: tuple[str, ...] | None = None,
@@ -213,28 +440,40 @@ def convergence_atlas(
     full: bool = False,
     verbose: bool = False,
 ) -> Atlas:
-    r"""Runs the atlas and returns an `Atlas` (`.rows`, `.to_markdown()`, `.figure_data()`).
+    r"""Runs the atlas and returns an `Atlas` (`.rows`, `.to_markdown()`, `.figure_data()`,
+    `.plot()`).
 
     For every game × loss × stabiliser × scheme (combinations a stabiliser does not apply to —
     R1 on the data-free bilinear game — are listed in `skipped`) and every η in `etas`,
-    `num_seeds` initial states $x^* + $ `radius`·N(0, I) are trained for `num_steps` steps:
+    `num_seeds` initial states $x^* + $ `radius`·N(0, I) are trained for `num_steps` steps.
+    Each row holds
 
-    - `frac_converged`: fraction within `tol` of x* at the end; `frac_diverged`: flagged DIVERGED;
-    - `rate_measured`: median over non-diverged seeds of exp(slope of log‖x_k − x*‖ against k),
-      the empirical per-step factor;
-    - `rho_theory`: ρ(F′(x*)) of the actual update map (`jax.jacfwd` of one step);
+    - `frac_converged`: fraction within `tol` of x* at the end; `frac_diverged`: flagged
+      `diverged` by the engine (non-finite or beyond `blowup`);
+    - `rate_measured`: the median over seeds of exp(slope of log‖x_k − x*‖ against k), the
+      empirical per-step factor (a diverged seed up to its last good state); `rate_band`: the
+      tolerance on its logarithm within which it counts as 1 (`measured_verdicts`);
+    - `rho_theory`: ρ(F′(x*)) of the actual update map (`jax.jacfwd` of one step), and
+      `rate_rel_err` = |rate_measured − ρ| / ρ (nan when either is undefined);
+    - `verdict`: the measurement's, one of `VERDICTS` — `converges` (every seed within tol),
+      `slow` (contracting, not yet within tol), `orbits` (rate 1 within `rate_band`), `diverges`
+      (a seed diverged, or expanding) — see `measured_verdicts`;
+    - `verdict_theory`: from ρ (`theory_verdicts`, ρ = 1 to `rho_precision`); `agree`: the two
+      agree (`verdicts_agree`: `slow` agrees with ρ < 1; `orbits` also agrees with any ρ whose
+      |log ρ| the run's budget cannot resolve);
+    - `steps_to_tol`: n* = log(tol/d0)/log ρ for ρ < 1, d0 the largest initial distance: the
+      budget that `converges` needs (`steps_to_tol`);
     - `max_re_eig_field`: max Re λ(J) of the stabilised field at x* (η-independent);
       `max_re_eig_modified`: the same for its first-order modified field b − (η/2)Jb
-      (simultaneous, Cao–Guo eq. 13) or b + ηb1 (alternating, eq. 10); nan for other schemes;
-    - `agree`: the measurement agrees with local theory: all seeds converged when
-      $ρ^{n}\,\|x_0 - x^*\|_{max} ≤ $ tol/10 (n = `num_steps`), none converged when ρ > 1, and
-      no claim (True) in between.
+      (simultaneous, Cao–Guo eq. 13) or b + ηb1 (alternating, eq. 10); nan for other schemes.
 
     The default (4 games, 6 game × loss pairs, stabilisers none/R1/consensus/NK, schemes
     simultaneous/alternating/extragradient: 69 compiled cells, 5 η × 64 seeds × 600 steps each)
     is sized for < 3 minutes on 2 cores; `full=True` adds losses (nsgan), stabilisers (R2,
     instance noise in expectation, SGA, LSS), schemes (optimistic, alternating n_d = 5, CGD,
     unrolled-3), more learning rates and steps, and the finer quadratures of NK-2D and LQ.
+
+    **Returns:** an `Atlas`.
     """
     t_start = time.perf_counter()
     all_games, all_stabs, all_schemes = _games(full), _stabilisers(full), _schemes(full)
@@ -258,6 +497,7 @@ def convergence_atlas(
     save_every = max(num_steps // 60, 1)
     num_steps = save_every * (num_steps // save_every)
     check_positive("radius", radius)
+    check_positive("tol", tol)
     key = jax.random.key(0) if key is None else key
 
     from ..stabilisers import stabilise
@@ -269,21 +509,11 @@ def convergence_atlas(
             game = make_game(loss)
             x_star = game.equilibrium()
             x0s = _seeds_near(x_star, jax.random.fold_in(key, gi), radius, num_seeds)
-            dev0 = np.max(
-                np.abs(
-                    np.stack(
-                        [
-                            np.asarray(a - b).reshape(num_seeds, -1).max(axis=1)
-                            for a, b in zip(
-                                jax.tree_util.tree_leaves(x0s), jax.tree_util.tree_leaves(x_star)
-                            )
-                        ]
-                    )
-                )
-            )
-            dist0 = float(dev0) * math.sqrt(
-                sum(np.size(a) for a in jax.tree_util.tree_leaves(x_star))
-            )
+            star_leaves = jax.tree_util.tree_leaves(x_star)
+            eps = float(jnp.finfo(jnp.result_type(*star_leaves, float)).eps)
+            size_star = math.sqrt(sum(float(jnp.sum(jnp.square(a))) for a in star_leaves))
+            # distances below this are round-off of ‖x − x*‖: left out of the rate fits
+            floor = max(tol * 1e-3, 100 * eps * (1.0 + size_star))
             for sname in stabilisers:
                 try:
                     field = stabilise(game, *all_stabs[sname](), population=True)
@@ -308,57 +538,30 @@ def convergence_atlas(
                         tol,
                         blowup,
                     )
-                    ds, status = np.asarray(sol.distances), np.asarray(sol.status)
-                    ts = np.arange(ds.shape[-1]) * save_every
-                    rates = _fit_rates(ds, ts, floor=max(tol * 1e-3, 1e-13))
-                    rho = np.array(
-                        [np.max(np.abs(np.linalg.eigvals(j))) for j in np.asarray(jac_u)]
-                    )
+                    cell = _analyse_cell(sol, jac_u, etas, save_every, tol, floor)
                     jac_m = np.asarray(jac_m)
-                    frac_c = (status == RESULTS.converged).mean(axis=1)
-                    frac_d = (status == RESULTS.diverged).mean(axis=1)
-                    rate_med = np.array(
-                        [
-                            np.nanmedian(r[s != RESULTS.diverged])
-                            if np.any((s != RESULTS.diverged) & np.isfinite(r))
-                            else np.nan
-                            for r, s in zip(rates, status)
-                        ]
-                    )
                     for i, eta in enumerate(etas):
                         mod = (
                             float(np.max(np.linalg.eigvals(jac_m[i]).real))
                             if jac_m.shape[-1]
                             else float("nan")
                         )
-                        must = rho[i] < 1 and rho[i] ** num_steps * dist0 <= tol / 10
-                        agree = bool(
-                            (frac_c[i] == 1.0 if must else True)
-                            and (frac_c[i] == 0.0 if rho[i] > 1 + 1e-9 else True)
-                        )
-                        rows.append(
-                            {
-                                "game": gname,
-                                "loss": str(loss or "-"),
-                                "stabiliser": sname,
-                                "scheme": scheme,
-                                "eta": float(eta),
-                                "frac_converged": float(frac_c[i]),
-                                "frac_diverged": float(frac_d[i]),
-                                "rate_measured": float(rate_med[i]),
-                                "rho_theory": float(rho[i]),
-                                "max_re_eig_field": float(np.max(eig_field.real)),
-                                "max_re_eig_modified": mod,
-                                "agree": agree,
-                            }
-                        )
-                    cells[(gname, str(loss or "-"), sname, scheme)] = {
-                        "eta": etas,
-                        "frac_converged": frac_c,
-                        "frac_diverged": frac_d,
-                        "rate_measured": rate_med,
-                        "rho_theory": rho,
-                    }
+                        row = {
+                            "game": gname,
+                            "loss": str(loss or "-"),
+                            "stabiliser": sname,
+                            "scheme": scheme,
+                            "eta": float(eta),
+                        }
+                        for k, v in cell.items():
+                            if k != "eta":
+                                v = v[i]
+                                row[k] = v if isinstance(v, str) else (
+                                    bool(v) if k == "agree" else float(v))
+                        row["max_re_eig_field"] = float(np.max(eig_field.real))
+                        row["max_re_eig_modified"] = mod
+                        rows.append(row)
+                    cells[(gname, str(loss or "-"), sname, scheme)] = cell
                     if verbose:
                         print(f"{gname}/{loss}/{sname}/{scheme}: {time.perf_counter() - t0:.2f}s")
     config = {
@@ -374,3 +577,31 @@ def convergence_atlas(
         "seconds": time.perf_counter() - t_start,
     }
     return Atlas(rows=rows, cells=cells, config=config, skipped=skipped)
+
+
+def _analyse_cell(sol, jac_u, etas, save_every, tol, floor) -> dict[str, np.ndarray]:
+    """The measured and theoretical columns of one cell (arrays over η)."""
+    ds, status = np.asarray(sol.distances), np.asarray(sol.status)
+    ts = np.arange(ds.shape[-1]) * save_every
+    jac_u = np.asarray(jac_u)
+    rho = np.array([np.max(np.abs(np.linalg.eigvals(j.astype(np.float64)))) for j in jac_u])
+    delta = np.array([rho_precision(j) for j in jac_u])
+    defective = np.array([defective_on_unit_circle(j, d) for j, d in zip(jac_u, delta)])
+    meas = measured_verdicts(ds, ts, status, np.asarray(sol.diverged_step), tol, delta, floor)
+    theory = theory_verdicts(rho, delta, defective)
+    with np.errstate(invalid="ignore"):
+        rel = np.abs(meas["rate"] - rho) / rho
+    return {
+        "eta": np.asarray(etas),
+        "frac_converged": (status == RESULTS.converged).mean(axis=1),
+        "frac_diverged": (status == RESULTS.diverged).mean(axis=1),
+        "rate_measured": meas["rate"],
+        "rate_band": meas["band"],
+        "rho_theory": rho,
+        "rate_rel_err": rel,
+        "verdict": meas["verdict"],
+        "verdict_theory": theory,
+        "agree": verdicts_agree(meas["verdict"], theory, rho, meas["band"]),
+        "steps_to_tol": np.where(theory == "converges",
+                                 steps_to_tol(rho, ds[:, :, 0].max(axis=1), tol), np.nan),
+    }
