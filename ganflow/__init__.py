@@ -2,7 +2,9 @@
 
 The public API is re-exported here; logic lives in private modules. Subpackages:
 `dynamics`, `games`, `models`, `losses`, `analysis`, `stabilisers`, `training`, `continuous`,
-`plotting` (import it explicitly; it needs matplotlib) and `experiments` (the `ganflow` command).
+`engine` (ensembles of seeds × hyper-parameters: chunked, sharded, checkpointed, labelled),
+`meanfield` (the solvable Wang–Hu–Lu model), `plotting` (import it explicitly; it needs
+matplotlib) and `experiments` (the `ganflow` command).
 `import ganflow` does not import matplotlib.
 """
 
@@ -13,6 +15,7 @@ from . import (
     engine as engine,
     games as games,
     losses as losses,
+    meanfield as meanfield,
     models as models,
     stabilisers as stabilisers,
     training as training,
@@ -27,9 +30,11 @@ from .analysis import (
     fdr2_schedule as fdr2_schedule,
     find_stationary_point as find_stationary_point,
     fit_order as fit_order,
+    generalisation_gap as generalisation_gap,
     is_hurwitz as is_hurwitz,
     is_local_nash as is_local_nash,
     nk_matrices as nk_matrices,
+    neural_net_distance as neural_net_distance,
     nk_rate_bounds as nk_rate_bounds,
     spectral_radius as spectral_radius,
     top_eigenvalues as top_eigenvalues,
@@ -47,6 +52,7 @@ from .continuous import (
     solve_sde as solve_sde,
 )
 from .dynamics import (
+    AbstractField as AbstractField,
     GameField as GameField,
     ModifiedField as ModifiedField,
     NoiseFactor as NoiseFactor,
@@ -90,7 +96,9 @@ from .games import (
     LinearQuadraticGaussian as LinearQuadraticGaussian,
     MixtureOfGaussians as MixtureOfGaussians,
     NagarajanKolter2D as NagarajanKolter2D,
+    StackedDigits as StackedDigits,
     get_game as get_game,
+    mode_metrics as mode_metrics,
 )
 from .losses import (
     AbstractLoss as AbstractLoss,
@@ -103,6 +111,7 @@ from .stabilisers import (
     R1 as R1,
     R2 as R2,
     SGA as SGA,
+    Roth as Roth,
     WGANGP as WGANGP,
     AbstractStabiliser as AbstractStabiliser,
     Consensus as Consensus,
@@ -124,6 +133,7 @@ from .training import (
     RunSolution as RunSolution,
     SimultaneousGDA as SimultaneousGDA,
     Unrolled as Unrolled,
+    WGANQC as WGANQC,
     make_scheme as make_scheme,
     mounjid_guo as mounjid_guo,
     run as run,

@@ -15,9 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
-from ott.geometry import geometry as ott_geometry
-from ott.problems.linear import linear_problem
-from ott.solvers.linear import sinkhorn
 
 from .._checks import check_choice, check_int_at_least, check_positive
 from .._custom_types import ScalarLike, State
@@ -117,6 +114,12 @@ def quadratic_ot_targets(
     cost_sg = jax.lax.stop_gradient(cost)
     tiny = jnp.finfo(cost.dtype).tiny
     eps = epsilon * jnp.mean(cost_sg) + tiny
+    # ott-jax is imported here, not at module level: it imports matplotlib, and `import ganflow`
+    # must not
+    from ott.geometry import geometry as ott_geometry
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import sinkhorn
+
     geom = ott_geometry.Geometry(cost_matrix=cost_sg, epsilon=eps)
     solver = sinkhorn.Sinkhorn(max_iterations=max_iterations, threshold=threshold)
     out = solver(linear_problem.LinearProblem(geom))
