@@ -268,15 +268,28 @@ def test_phase_plane_background_is_the_saved_field():
 
 @pytest.fixture(scope="module")
 def atlas_run(tmp_path_factory):
+    """The quick atlas, and the `Atlas` that `convergence_atlas` returned inside the run."""
+    import ganflow.experiments._atlas as atlas_module
+
     folder = tmp_path_factory.mktemp("atlas")
-    exp, config, report = _run("atlas", folder)
-    return exp, config, folder, report
+    seen = []
+    original = atlas_module.convergence_atlas
+
+    def spy(*args, **kwargs):
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(atlas_module, "convergence_atlas", spy)
+        exp, config, report = _run("atlas", folder)
+    assert len(seen) == 1
+    return exp, config, folder, report, seen[0]
 
 
 def test_atlas_results_hold_every_column_per_cell_and_eta(atlas_run):
     from ganflow.experiments import Atlas
 
-    _, config, folder, report = atlas_run
+    _, config, folder, report, _ = atlas_run
     ds = open_results(folder)["atlas"]
     # quick: Dirac-GAN (gan, wgan) x (none, r1) x alternating, eta 0.1 and 1
     assert ds.sizes == {"cell": 4, "eta": 2}
@@ -299,17 +312,12 @@ def test_atlas_results_hold_every_column_per_cell_and_eta(atlas_run):
     assert "](atlas.png)" in report
 
 
-def test_atlas_dataset_round_trips_every_row():
-    """`atlas_dataset` keeps every column the atlas returns: the rows rebuilt from it equal the
-    atlas's own rows, and so do the table and the agreement."""
-    import jax
-
-    from ganflow.experiments import convergence_atlas
-
-    atlas = convergence_atlas(("dirac",), ("none", "r1"), ("simultaneous",), (0.1, 0.5),
-                              num_seeds=3, num_steps=60, key=jax.random.key(0))
-    again = _sections.atlas_from_dataset(_sections.atlas_dataset(atlas))
-    assert len(again.rows) == len(atlas.rows)
+def test_atlas_results_round_trip_every_row(atlas_run):
+    """The saved dataset keeps every column the atlas returned: the rows rebuilt from it equal
+    the atlas's own rows, and so do the table, the agreement and the skipped combinations."""
+    *_, folder, _, atlas = atlas_run
+    again = _sections.atlas_from_dataset(open_results(folder)["atlas"].load())
+    assert len(again.rows) == len(atlas.rows) == 8
     for a, b in zip(atlas.rows, again.rows):
         assert list(a) == list(b)
         for k in a:
@@ -320,10 +328,11 @@ def test_atlas_dataset_round_trips_every_row():
     assert again.to_markdown() == atlas.to_markdown()
     assert again.agreement() == atlas.agreement()
     assert again.skipped == atlas.skipped
+    assert set(again.cells) == set(atlas.cells)
 
 
 def test_atlas_report_from_saved_results_alone(atlas_run, no_compute):
-    exp, config, folder, report = atlas_run
+    exp, config, folder, report, _ = atlas_run
     _rewrite_from_saved(exp, config, folder, report)
 
 
@@ -436,3 +445,20 @@ def test_default_atlas(tmp_path):
     ds = open_results(tmp_path)["atlas"]
     assert ds.sizes["eta"] == 5 and ds.sizes["cell"] > 40
     assert "Combinations that do not apply" in report  # R1 on the data-free bilinear game
+
+
+@pytest.mark.slow
+def test_main_job_quick(tmp_path):
+    """`ganflow --quick`: the four experiments end to end, each in its own folder, linked from
+    one report."""
+    from ganflow.experiments import _cli
+
+    assert _cli.main(["--quick", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    for name in NAMES:
+        assert f"| {name} | ok |" in report
+        assert (tmp_path / name / "results.zarr").is_dir()
+    weak = _table((tmp_path / "weak-error" / "report.md").read_text(), "scheme | against")
+    assert len(weak) == 4 and all(r["within 0.1?"] == "yes" for r in weak)
+    assert {"atlas.png", "sde_ensemble.png", "weak_error.png", "spectra_diracgan.png"} <= {
+        p.name for p in tmp_path.glob("*/*.png")}

@@ -317,7 +317,7 @@ def spectra_dataset(games: Sequence[str], losses: Sequence[str], *, eta: float, 
             c, d = _linearisation(title, loss)
             cs[gi, li], ds_[gi, li] = c, d
             theory = closed_form_eigenvalues(c, d, h)
-            jac = np.asarray(jacobian(b, x_star))
+            jac = np.asarray(jax.jit(lambda x, b=b: jacobian(b, x))(x_star))  # eager: 10× slower
             numeric = {
                 "flow": eigenvalues(jac),
                 "simultaneous": eigenvalues(np.eye(len(jac)) + h * jac),
