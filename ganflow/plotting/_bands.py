@@ -141,7 +141,7 @@ def ensemble_band(
     name = ylabel or (str(da.name) if da.name is not None else "value")
     units = da.attrs.get("units") if hasattr(da, "attrs") else None
     ax.set_ylabel(f"{name} [{units}]" if units and not ylabel else name)
-    ax.set_title(title or f"{name}: {band_text} over seeds", fontsize=10)
+    ax.set_title(title or f"{name}: {band_text} over seeds", fontsize=10, wrap=True)
     ax.grid(alpha=0.25)
     return save(fig, path)
 

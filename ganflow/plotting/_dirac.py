@@ -1,4 +1,4 @@
-r"""The Dirac-GAN lineup (Mescheder et al. 2018, Figs. 2–3; the convergence slides): how
+r"""The Dirac-GAN lineup (Mescheder et al. 2018, §2–3; the convergence slides): how
 simultaneous and alternating GD, the WGAN with n_d = 5, R1, instance noise and consensus move
 from one start in the (θ, ψ) plane.
 
@@ -133,11 +133,11 @@ def dirac_lineup(
 ) -> "Figure":
     r"""The Dirac-GAN lineup as one figure, one panel per method: the trajectory of the discrete
     scheme in the (θ, ψ) plane (start •, end ×, equilibrium ★ at 0) over the streamlines of
-    the method's field — as in Mescheder et al. 2018 ("Which training methods for GANs do
-    actually converge?", Figs. 2–3) and the convergence slides (SimGD, AltGD, WGAN n_d = 5,
-    instance noise), with R1 and consensus added. Data δ₀, generator δ_θ, discriminator
-    D(x) = ψx; simultaneous GD spirals out, alternating GD and the WGAN circle, the
-    regularised methods spiral in.
+    the method's field — the Dirac-GAN figures of Mescheder et al. 2018 ("Which training
+    methods for GANs do actually converge?", §2–3) as the convergence slides show them
+    ((a) SimGD, (b) AltGD, (c) WGAN (n_d = 5), (f) instance noise), with R1 and consensus.
+    Data δ₀, generator δ_θ, discriminator D(x) = ψx; simultaneous GD spirals out, alternating
+    GD and the WGAN circle, the regularised methods spiral in.
 
     **Arguments:**
 

@@ -166,7 +166,7 @@ def eigenvalue_plane(
         a.set_xlabel("Re λ")
         a.set_ylabel("Im λ")
         a.grid(alpha=0.25)
-        a.set_title(text, fontsize=10)
+        a.set_title(text, fontsize=10, wrap=True)
     axes[0].legend(loc="upper left", fontsize=7, framealpha=0.85)
     if len(axes) > 1:
         axes[0].indicate_inset(bounds=(panels[1][0], panels[1][2], panels[1][1] - panels[1][0],

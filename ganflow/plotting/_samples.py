@@ -1,5 +1,5 @@
 r"""Generated samples over training, one row per method and one column per save point
-(Nagarajan–Kolter 2017, Fig. 1; Metz et al. 2017, Fig. 2)."""
+(Nagarajan–Kolter 2017, Fig. 1)."""
 
 from collections.abc import Sequence
 from pathlib import Path

@@ -295,6 +295,6 @@ def parameter_slice_streamlines(
     ax.set_ylim(-ht, ht)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.set_title(title or "field b projected on the plane x + s·u + t·v", fontsize=10)
+    ax.set_title(title or "field b projected on the plane x + s·u + t·v", fontsize=10, wrap=True)
     ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
     return save(fig, path)
