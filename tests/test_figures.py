@@ -136,6 +136,11 @@ def test_dirac_lineup_trajectories():
     # WGAN, b0 = (ψ, −θ): five ψ-steps (inside the clip box), then one θ-step
     ps5 = ps - 5 * eta * th
     np.testing.assert_allclose(paths[labels[2]][1], [th + eta * ps5, ps5], rtol=1e-13)
+    # the fields drawn behind the paths are the ones the schemes follow
+    fields = plotting.dirac_lineup_fields(eta=eta)
+    assert list(fields) == labels
+    g, d = fields["simultaneous GD"](gf.DiracGAN.make_state(th, ps))
+    np.testing.assert_allclose([g.theta, d.psi], (sim - np.array(start)) / eta, rtol=1e-12)
     # the long run: simultaneous GD spirals out (|λ| = sqrt(1 + η²f′(0)²) > 1), alternating GD
     # stays on a closed orbit, the WGAN never leaves the clip box, the regularised methods
     # converge (spectra in the open left half-plane)
