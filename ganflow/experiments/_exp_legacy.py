@@ -7,6 +7,7 @@ renderings live in `_sections` (one `*_dataset` and one `render_*` per experimen
 """
 
 import dataclasses
+import datetime
 import json
 import math
 from pathlib import Path
@@ -38,8 +39,15 @@ def _check_names(name: str, values: tuple, choices: tuple) -> None:
         raise ValueError(f"{name} lists a value twice: {', '.join(values)}")
 
 
-def _config_json(config: Any) -> str:
-    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _save(out: Path, group: str, ds: Any, config: Any, started: str) -> None:
+    """`write_summary` of `ds` with the config and the time the computation started."""
+    ds.attrs["config"] = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    ds.attrs["start_time"] = started
+    write_summary(out, group, ds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,10 +101,10 @@ class SpectraConfig:
 
 
 def run_spectra(config: SpectraConfig, out: Path, options: RunOptions) -> None:
+    started = _now()
     ds = spectra_dataset(config.games, config.losses, eta=config.eta, offset=config.offset,
                          num_steps=config.num_steps)
-    ds.attrs["config"] = _config_json(config)
-    write_summary(out, "spectra", ds)
+    _save(out, "spectra", ds, config, started)
 
 
 def report_spectra(config: SpectraConfig, results: dict[str, Any], out: Path) -> ReportPart:
@@ -186,14 +194,13 @@ def run_atlas(config: AtlasConfig, out: Path, options: RunOptions) -> None:
 
     from ._atlas import convergence_atlas
 
+    started = _now()
     atlas = convergence_atlas(
         config.games, config.stabilisers, config.schemes, config.etas, num_seeds=config.seeds,
         num_steps=config.num_steps, radius=config.radius, tol=config.tol,
         key=jax.random.key(config.seed), full=config.full,
     )
-    ds = atlas_dataset(atlas)
-    ds.attrs["config"] = _config_json(config)
-    write_summary(out, "atlas", ds)
+    _save(out, "atlas", atlas_dataset(atlas), config, started)
 
 
 def report_atlas(config: AtlasConfig, results: dict[str, Any], out: Path) -> ReportPart:
@@ -277,15 +284,14 @@ class SDEConfig:
 
 
 def run_sde(config: SDEConfig, out: Path, options: RunOptions) -> None:
+    started = _now()
     ens, checks = sde_datasets(
         seeds=config.seeds, seed=config.seed, t1=config.t1, dt=config.dt,
         save_every=config.save_every, gamma=config.gamma, eta=config.eta, batch=config.batch,
-        x0=(config.theta0, config.psi0),
+        x0=(config.theta0, config.psi0), progress=options.progress,
     )
-    ens.attrs["config"] = _config_json(config)
-    checks.attrs["config"] = _config_json(config)
-    write_summary(out, "sde", ens)
-    write_summary(out, "sde_checks", checks)
+    _save(out, "sde", ens, config, ens.attrs.get("start_time", started))
+    _save(out, "sde_checks", checks, config, started)
 
 
 def report_sde(config: SDEConfig, results: dict[str, Any], out: Path) -> ReportPart:
@@ -353,11 +359,11 @@ class WeakErrorConfig:
 
 
 def run_weak_error(config: WeakErrorConfig, out: Path, options: RunOptions) -> None:
+    started = _now()
     ds = weak_error_dataset(etas=config.etas, horizon=config.horizon, gamma=config.gamma,
                             loss=config.loss, x0=(config.theta0, config.psi0),
                             cross_check=config.cross_check)
-    ds.attrs["config"] = _config_json(config)
-    write_summary(out, "weak_error", ds)
+    _save(out, "weak_error", ds, config, started)
 
 
 def report_weak_error(config: WeakErrorConfig, results: dict[str, Any],

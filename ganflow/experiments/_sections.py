@@ -652,8 +652,9 @@ def render_atlas(ds: Any, out: Path) -> ReportPart:
     others = [c for c in columns if c not in _ATLAS_DOC]
     text = f"""Every row is one game × loss × stabiliser × scheme × learning rate η
 (`ganflow.experiments.convergence_atlas`): {cfg['num_seeds']} initial states
-x* + {cfg['radius']:g}·N(0, I) trained for {cfg['num_steps']} steps (tol = {cfg['tol']:g}).
-Columns: {known}."""
+x* + {cfg['radius']:g}·N(0, I) trained for {cfg['num_steps']} steps (tol = {cfg['tol']:g})."""
+    if known:
+        text += f"\nColumns: {known}."
     if others:
         text += (" Further columns (see `convergence_atlas`): "
                  + ", ".join(f"*{c}*" for c in others) + ".")
@@ -680,7 +681,8 @@ Measurement agrees with theory in {100 * atlas.agreement():.0f} % of the rows
 
 
 def sde_datasets(*, seeds: int, seed: int, t1: float, dt: float, save_every: int, gamma: float,
-                 eta: float, batch: int, x0: tuple[float, float]) -> tuple[Any, Any]:
+                 eta: float, batch: int, x0: tuple[float, float],
+                 progress: bool | None = False) -> tuple[Any, Any]:
     r"""An Euler–Maruyama ensemble of $dx = b(x)\,dt + σ\,dW$ with b the field of the
     R1-regularised Dirac-GAN (WGAN loss, penalty γ), σ = sqrt(η/B), against the exact mean.
 
@@ -708,7 +710,7 @@ def sde_datasets(*, seeds: int, seed: int, t1: float, dt: float, save_every: int
     start = game.make_state(*x0)
     keys = jax.random.split(jax.random.key(seed), seeds)
     sol = sde_ensemble(SDE(field, ConstantDiffusion(sigma)), start, 0.0, t1, dt=dt, keys=keys,
-                       save_every=save_every)
+                       save_every=save_every, progress=progress)
     ts = np.asarray(sol.ts)
     paths = np.stack([np.asarray(sol.xs[0].theta), np.asarray(sol.xs[1].psi)], axis=-1)
     ok = np.all(np.isfinite(paths), axis=(1, 2))
