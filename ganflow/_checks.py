@@ -91,6 +91,34 @@ def check_scalar_output(name: str, value: Any) -> Any:
     return value
 
 
+def scalar_logit(omega: Any, x: Any) -> Any:
+    """`omega(x)` for a discriminator model, checked to be one scalar logit per example (at
+    trace time)."""
+    out = omega(x)
+    if jnp.shape(out) != ():
+        raise ValueError(
+            f"the discriminator must return a scalar logit per example, got shape "
+            f"{jnp.shape(out)}"
+        )
+    return out
+
+
+def ensure_writable_folder(folder: Any) -> None:
+    """Creates `folder` (and parents) and checks that a file can be written there; raises
+    `ValueError` naming the folder and the reason otherwise."""
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".ganflow-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"cannot write to the output folder {folder}: {e.strerror}") from None
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of {sorted(choices)}")

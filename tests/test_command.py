@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ganflow.engine import Sweep, run_ensemble
-from ganflow.engine import _engine as engine_mod
+from ganflow.engine import Sweep, _engine as engine_mod, run_ensemble
 from ganflow.experiments import _registry as reg
 from ganflow.experiments._cli import main
 from tests.engine_problems import NoisyContraction

@@ -13,12 +13,10 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
 
-import ganflow as gf
 from ganflow.engine import RESULTS, Axis, Sweep, default_chunk, run_ensemble, seed_keys
 from tests.engine_problems import MatrixWalk, NoisyContraction
 

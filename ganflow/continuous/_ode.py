@@ -131,7 +131,8 @@ def _solve_ode(field, x0, t0, t1, args, solver, controller, dt0, saveat, max_ste
 def gradient_flow(
     game_or_phi: Any, x0: Any, t1: float, *, t0: float = 0.0, args: tuple = (), **kwargs: Any
 ) -> ODESolution:
-    r"""The gradient flow $\dot x = b_0(x) = (-g_θ, g_ω)$ (docs/conventions.md §The vector field b0 and its Jacobian J) of a game (its exact
+    r"""The gradient flow $\dot x = b_0(x) = (-g_θ, g_ω)$ (docs/conventions.md §The vector
+    field b0 and its Jacobian J) of a game (its exact
     population field when it has one) or of an objective Φ(θ, ω, *args); `kwargs` go to
     `solve_ode`."""
     if hasattr(game_or_phi, "vector_field") and hasattr(game_or_phi, "population"):

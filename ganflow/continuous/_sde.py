@@ -46,6 +46,7 @@ from .._checks import (
     check_state,
 )
 from ..dynamics import Objective, as_objective, modified_field, vector_field
+from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
 from ._diffusion import AbstractDiffusion, GradientNoise
 from ._ode import _check_times
 from ._random import (
@@ -54,8 +55,7 @@ from ._random import (
     batch_tree_normals_block,
     stream_key_data,
 )
-from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
-from ._solution import SDESolution, _status_from_result
+from ._solution import SDESolution
 
 _tmap = jax.tree_util.tree_map
 

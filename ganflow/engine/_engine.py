@@ -36,7 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from .._checks import check_choice, check_int_at_least, check_positive
+from .._checks import (
+    check_choice,
+    check_int_at_least,
+    check_positive,
+    ensure_writable_folder,
+)
 from ._checkpoint import Checkpointer
 from ._outcome import RESULTS
 from ._problem import AbstractProblem
@@ -574,7 +579,8 @@ def run_ensemble(
                     f"cannot resume {out_dir}: it was written by a different run "
                     f"(differs in: {', '.join(diff) or 'the problem'})"
                 )
-            if not _compatible(existing.get("ganflow_version", "?"), _versions()["ganflow_version"]):
+            version = _versions()["ganflow_version"]
+            if not _compatible(existing.get("ganflow_version", "?"), version):
                 raise ValueError(
                     f"cannot resume {out_dir}: written by ganflow {existing.get('ganflow_version')}"
                     f", this is ganflow {_versions()['ganflow_version']}"
@@ -587,14 +593,7 @@ def run_ensemble(
                     raise ValueError(f"cannot resume {out_dir}: its checkpoint is of another run")
                 start_cell, start_step = int(resumed_meta["cell"]), int(resumed_meta["step"])
         else:
-            try:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                probe = out_dir / f".ganflow-write-test-{os.getpid()}"
-                probe.write_bytes(b"")
-                probe.unlink()
-            except OSError as e:
-                raise ValueError(f"cannot write to the output folder {out_dir}: {e.strerror}"
-                                 ) from None
+            ensure_writable_folder(out_dir)
             if existing is not None and overwrite and jax.process_index() == 0:
                 shutil.rmtree(store_path, ignore_errors=True)
                 shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -643,7 +642,7 @@ def run_ensemble(
                           unroll=check_int_at_least("unroll", unroll, 1))
         idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
 
-        def scatter(dest, data, seed0, save_slice=None):
+        def scatter(dest, data, seed0, save_slice=None, idx=idx, n_cells=n_cells):
             # data: (s, C, ...) for this static cell -> dest[(seeds, *cell idx, ...)]
             sl = slice(seed0, min(seed0 + data.shape[0], num_seeds))
             data = data[: sl.stop - sl.start]
@@ -718,7 +717,7 @@ def run_ensemble(
             store_ready = True
         group = open_group(store_path) if store_path is not None else None
 
-        def record(obs, first_save, n, carry):
+        def record(obs, first_save, n, carry, group=group, scatter=scatter):
             st_start, status_l = _process_block(carry[1])
             _, dstep_l = _process_block(carry[2])
             for k, v in obs.items():

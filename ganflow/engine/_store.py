@@ -102,7 +102,8 @@ def create_store(
                                "long_name": "outcome of each member (-1: not finished)"})
     g.create_array("diverged_step", shape=(num,) + shape, chunks=(sc,) + shape, dtype="i8",
                    fill_value=-1, dimension_names=list(base),
-                   attributes={**extra, "long_name": "step at which the member diverged (-1: never)"})
+                   attributes={**extra,
+                               "long_name": "step at which the member diverged (-1: never)"})
     g.create_array("completed_steps", shape=(), dtype="i8", fill_value=0, dimension_names=[])
     g.attrs.update(attrs)
     consolidate(path)

@@ -284,13 +284,14 @@ def verdicts_agree(measured: Any, theory: Any, rho: Any, band: Any) -> np.ndarra
 
 def steps_to_tol(rho: Any, d0: Any, tol: float) -> np.ndarray:
     r"""Steps the linearisation needs to bring a distance d0 within tol:
-    $n^* = \lceil\log(\mathrm{tol}/d_0)/\log ρ\rceil$ where ρ < 1 (0 when d0 ≤ tol), nan where
-    ρ ≥ 1."""
+    $n^* = \lceil\log(\mathrm{tol}/d_0)/\log ρ\rceil$ where ρ < 1 (0 when d0 ≤ tol, 1 when
+    ρ = 0), nan where ρ ≥ 1."""
     rho, d0 = np.broadcast_arrays(np.asarray(rho, float), np.asarray(d0, float))
     out = np.full(rho.shape, np.nan)
     ok = rho < 1
     with np.errstate(divide="ignore"):
-        out[ok] = np.maximum(np.ceil(np.log(tol / d0[ok]) / np.log(rho[ok])), 0.0)
+        n = np.ceil(np.log(tol / d0[ok]) / np.log(rho[ok]))
+    out[ok] = np.where(d0[ok] <= tol, 0.0, np.maximum(n, 1.0))
     return out
 
 

@@ -190,18 +190,16 @@ def _main_job(argv: Sequence[str]) -> int:
         names = [n for n in MAIN_JOB if n in wanted]
     if ns.seed < 0:
         parser.error(f"--seed must be >= 0, got {ns.seed}")
+    from .._checks import ensure_writable_folder
     from ..engine._checkpoint import atomic_write_bytes
     from ._registry import check_folder, get_experiment, make_config
     from ._runner import run_experiment
 
     out = Path(ns.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".ganflow-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        parser.error(f"cannot write to the output folder {out}: {e.strerror}")
+        ensure_writable_folder(out)
+    except ValueError as e:
+        parser.error(str(e))
     _x64()
     rows, failed = [], []
     print(f"ganflow: main job into {out}", flush=True)
@@ -267,7 +265,7 @@ def _main_report(rows, ns) -> str:
              for n, exp, s, rep, err in rows]),
         "",
     ]
-    for n, exp, s, rep, err in rows:
+    for n, _exp, _s, rep, err in rows:
         lines += [f"## {n}", ""]
         if err:
             lines += ["**This experiment failed**; the others ran on. The error:", "",

@@ -22,7 +22,6 @@ A run folder holds `config.toml` (the experiment's name and every field), `resul
 import dataclasses
 import difflib
 import math
-import os
 import shutil
 import tomllib
 import types
@@ -31,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._checks import ensure_writable_folder
 from ..engine._checkpoint import atomic_write_bytes
 
 
@@ -268,7 +268,7 @@ def config_to_toml(experiment: Experiment, config: Any, preset: str | None = Non
     """The config as TOML, one documented key per line, ready to edit and pass to `ganflow run`."""
     lines = [
         f"# ganflow experiment {experiment.name}: {experiment.reproduces}",
-        f"# run it with: ganflow run THIS_FILE.toml [--set key=value ...]",
+        "# run it with: ganflow run THIS_FILE.toml [--set key=value ...]",
         f'experiment = "{experiment.name}"',
     ]
     if preset:
@@ -377,12 +377,9 @@ def check_folder(folder: Path, *, overwrite: bool, resume: bool) -> Path:
             f"{folder}) or pass --overwrite"
         )
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".ganflow-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"cannot write to the output folder {folder}: {e.strerror}") from None
+        ensure_writable_folder(folder)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if overwrite and not resume:
         for name in ("results.zarr", "checkpoints"):
             shutil.rmtree(folder / name, ignore_errors=True)

@@ -27,10 +27,11 @@ def _now() -> str:
 
 
 def run_experiment(experiment: Experiment, config: Any, out: Path,
-                   options: RunOptions = RunOptions()) -> Path:
+                   options: RunOptions | None = None) -> Path:
     """Runs `experiment` with `config` into the folder `out` (see `_registry`) and writes its
     report. Returns the report's path."""
     out = Path(out)
+    options = RunOptions() if options is None else options
     if options.resume:
         saved = out / "config.toml"
         if not saved.is_file():

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
-from .._checks import check_positive
+from .._checks import check_positive, scalar_logit
 from ..dynamics import Objective, as_objective, hessian_blocks
 from ..games import AbstractGame, AbstractGANGame
 from ._base import AbstractStabiliser, require_gan_game
@@ -25,17 +25,7 @@ def _sum_sq(tree: Any) -> jax.Array:
 
 def _input_grad(omega: Callable[[Any], jax.Array], x: Any) -> Any:
     r"""$∇_x D_ω(x)$ for a discriminator model returning a scalar logit."""
-
-    def d(y):
-        out = omega(y)
-        if jnp.shape(out) != ():
-            raise ValueError(
-                f"the discriminator must return a scalar logit per example, got shape "
-                f"{jnp.shape(out)}"
-            )
-        return out
-
-    return jax.grad(d)(x)
+    return jax.grad(lambda y: scalar_logit(omega, y))(x)
 
 
 def safe_norm(tree: Any) -> jax.Array:

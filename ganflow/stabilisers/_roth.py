@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
-from .._checks import check_positive
+from .._checks import check_positive, scalar_logit
 from ..dynamics import Objective
 from ..games import AbstractGame, AbstractGANGame
 from ._base import AbstractStabiliser, require_gan_game
@@ -19,16 +19,7 @@ from ._penalties import _penalise_discriminator, _sum_sq
 def _logit_and_input_grad(omega: Any, x: Any) -> tuple[jax.Array, Any]:
     r"""$(ψ(x), ∇_x ψ(x))$ for a discriminator model returning a scalar logit ψ."""
 
-    def logit(y):
-        out = omega(y)
-        if jnp.shape(out) != ():
-            raise ValueError(
-                f"the discriminator must return a scalar logit per example, got shape "
-                f"{jnp.shape(out)}"
-            )
-        return out
-
-    return jax.value_and_grad(logit)(x)
+    return jax.value_and_grad(lambda y: scalar_logit(omega, y))(x)
 
 
 class _RothPenalty(eqx.Module):

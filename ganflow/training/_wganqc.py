@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._checks import check_choice, check_int_at_least, check_positive
+from .._checks import check_choice, check_int_at_least, check_positive, scalar_logit
 from .._custom_types import ScalarLike, State
 from ..dynamics import AbstractField
 from ..games import AbstractGANGame
@@ -145,13 +145,7 @@ def quadratic_ot_targets(
 
 
 def _logit(omega: Any, x: Any) -> jax.Array:
-    out = omega(x)
-    if jnp.shape(out) != ():
-        raise ValueError(
-            f"WGAN-QC needs a discriminator returning a scalar per example, got shape "
-            f"{jnp.shape(out)}"
-        )
-    return out
+    return scalar_logit(omega, x)
 
 
 def _sum_sq(tree: Any) -> jax.Array:
