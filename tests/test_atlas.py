@@ -214,16 +214,25 @@ def test_measured_verdicts_synthetic():
     d = 0.1 * 1.5**np.minimum(k, 22)
     v, rate, _ = _verdict(d, status=RESULTS.diverged, dstep=23)
     assert v == "diverges" and rate == pytest.approx(1.5, rel=1e-12)
-    # 3 of 4 seeds converge, one diverges: `converges` (the non-diverged seeds decide unless at
-    # least half diverged); 2 of 4 diverge: `diverges`
-    d = np.stack([np.maximum(0.1 * 0.9**k, 1e-12)] * 3 + [0.1 * 1.5**np.minimum(k, 22)])
-    for n_div, expected in ((1, "converges"), (2, "diverges")):
-        status = np.array([RESULTS.converged] * (4 - n_div) + [RESULTS.diverged] * n_div)
-        dd = np.stack([d[0]] * (4 - n_div) + [d[3]] * n_div)
-        out = measured_verdicts(dd[None], k, status[None], np.where(status == RESULTS.diverged,
-                                23, -1)[None], 1e-6, 1e-7, 1e-9)
-        assert out["verdict"][0] == expected
-        assert out["rate"][0] == pytest.approx(0.9 if n_div == 1 else 1.2, rel=0.3)
+    # mixed cells, 4 seeds: C converged, D diverged, S slow (0.99^k), O orbiting
+    conv_d, div_d = np.maximum(0.1 * 0.9**k, 1e-12), 0.1 * 1.5 ** np.minimum(k, 22)
+    slow_d, orbit_d = 0.1 * 0.99**k, 0.1 * (1 + 0.5 * np.sin(0.3 * k))
+    kinds = {"C": (conv_d, RESULTS.converged, -1), "D": (div_d, RESULTS.diverged, 23),
+             "S": (slow_d, RESULTS.max_steps_reached, -1),
+             "O": (orbit_d, RESULTS.max_steps_reached, -1)}
+    for seeds, expected, rate in (
+        ("CCCD", "converges", 0.9),  # every seed that did not diverge converged
+        ("CCDD", "diverges", None),  # at least half diverged
+        ("CCCO", "converges", 0.9),  # a stalled seed among converged ones
+        ("CSSS", "slow", 0.99),  # the budget is short for three seeds
+        ("COOO", "orbits", 1.0),
+        ("CCOO", "orbits", 1.0),  # not more than half converged: the rest decide
+    ):
+        d, st, dst = (np.stack([kinds[c][n] for c in seeds])[None] for n in range(3))
+        out = measured_verdicts(d, k, st, dst, 1e-6, 1e-7, 1e-9)
+        assert out["verdict"][0] == expected, seeds
+        if rate is not None:
+            assert out["rate"][0] == pytest.approx(rate, abs=0.03), seeds
 
 
 def test_theory_verdicts_precision_and_steps():
@@ -244,8 +253,8 @@ def test_theory_verdicts_precision_and_steps():
     assert rho_precision(np.eye(2)) == pytest.approx(10 * math.sqrt(2.0**-52) * math.sqrt(2))
     assert rho_precision(np.eye(2, dtype=np.float32)) > 1e-3
     # n* = ceil(log(tol/d0)/log ρ); 0 when already within tol; nan when ρ ≥ 1
-    out = steps_to_tol([0.5, 0.5, 1.0], [1.0, 1e-4, 1.0], 1e-3)
-    assert out[:2].tolist() == [10.0, 0.0] and math.isnan(out[2])
+    out = steps_to_tol([0.5, 0.5, 0.0, 1.0], [1.0, 1e-4, 1.0, 1.0], 1e-3)
+    assert out[:3].tolist() == [10.0, 0.0, 1.0] and math.isnan(out[3])
     # `orbits` agrees with a ρ that the budget cannot resolve, not with one it can
     agree = verdicts_agree(["orbits", "orbits", "slow", "diverges", "converges"],
                            ["converges", "converges", "converges", "orbits", "diverges"],

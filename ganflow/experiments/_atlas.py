@@ -214,25 +214,32 @@ def measured_verdicts(
     Per seed, the per-step factor r = exp(s) of a least-squares fit of log‖x_k − x*‖ against k
     (points above `floor` in the local regime; a diverged seed up to its last good state) and the
     fit's resolution b (see `_fit_one`: the slope a bounded oscillation of the residuals'
-    amplitude could fake). Per learning rate:
+    amplitude could fake). The engine's outcomes split the seeds into diverged (D), converged
+    (C, within `tol` at the end) and the rest (R); per learning rate:
 
-    - `diverges`: at least half the seeds diverged (flagged by the engine: non-finite or beyond
-      the blow-up bound); r̄, b̄ are then the medians over all seeds;
-    - otherwise the verdict of the seeds that did not diverge (`frac_diverged` says how many
-      did), with r̄, b̄ their medians and the orbit band β = max(b̄, δ) (δ: the precision of the
-      ρ the measurement is compared with):
-      - `converges`: every one of them ended within `tol` of x*;
-      - `diverges`: log r̄ > β (expanding, not yet beyond the blow-up bound);
-      - `slow`: contracting — log r̄ < −β and the median ratio d_end/d_0 of the seeds not yet
-        within tol is < 1 — but not all within tol in the budget;
-      - `orbits`: |log r̄| ≤ β (no trend that a bounded oscillation could not explain), or a
-        contracting fit whose distances have not decreased.
+    - `diverges` when at least half the seeds diverged;
+    - `converges` when every seed that did not diverge converged (`frac_diverged` says how many
+      did);
+    - otherwise the rest decide, by their median slope s_R and the orbit band
+      β = max(median b_R, δ) (δ: the precision of the ρ the measurement is compared with):
+      - `slow`: contracting — s_R < −β and the median ratio d_end/d_0 over R is < 1 — but not
+        within tol in the budget;
+      - if R does not contract and more than half of all seeds converged: `converges` (a few
+        seeds stall or leave: see the fractions);
+      - else `diverges` when s_R > β (expanding, not yet beyond the blow-up bound), `orbits`
+        when |s_R| ≤ β (no trend that a bounded oscillation could not explain) or when the
+        fit contracts but the distances have not decreased.
+
+    `rate` is exp(s̄) with s̄ the median slope of the seeds the verdict is about (all seeds for
+    a majority of diverged ones, R for `orbits` and an expanding `diverges`, all but D
+    otherwise), `band` the β of the decision (or of those seeds).
 
     **Arguments:** `distances` (E, S, T) at the save points `ts` (T,) (ts[0] = 0);
     `status`, `diverged_step` (E, S) from the engine (`ganflow.engine.RESULTS`); `tol`; `delta`
     (E,) or scalar; `floor`: distances below it are round-off, left out of the fits.
 
-    **Returns:** a dict of arrays (E,): `rate` (r̄), `band` (β, a tolerance on log r̄), `verdict`.
+    **Returns:** a dict of arrays (E,): `rate` (exp s̄), `band` (β, a tolerance on log rate),
+    `verdict`.
     """
     ds = np.asarray(distances, float)
     ts = np.asarray(ts)
@@ -243,27 +250,35 @@ def measured_verdicts(
     rate = np.full(num_etas, np.nan)
     band = np.full(num_etas, np.nan)
     verdict = np.empty(num_etas, dtype=object)
+
+    def summary(fits, mask, d):
+        use = mask & np.isfinite(fits[:, 0])
+        if not use.any():
+            return math.nan, d
+        return float(np.median(fits[use, 0])), max(float(np.median(fits[use, 1])), d)
+
     for i in range(num_etas):
         fits = np.array([_fit_one(ds[i, j], ts, floor, int(dstep[i, j])) for j in range(num_seeds)])
         div = status[i] == RESULTS.diverged
-        mostly_div = 2 * div.sum() >= num_seeds
-        use = np.isfinite(fits[:, 0]) & (True if mostly_div else ~div)
-        slope = float(np.median(fits[use, 0])) if use.any() else math.nan
-        beta = max(float(np.median(fits[use, 1])), delta[i]) if use.any() else delta[i]
-        rate[i], band[i] = math.exp(slope), beta
         conv = status[i] == RESULTS.converged
-        rest = ~conv & ~div
-        shrinking = rest.any() and np.median(ds[i, rest, -1] / ds[i, rest, 0]) < 1
-        if mostly_div:
+        rest = ~div & ~conv
+        slope, beta = summary(fits, ~div, delta[i])
+        if 2 * div.sum() >= num_seeds:
             verdict[i] = "diverges"
-        elif conv[~div].all():
+            slope, beta = summary(fits, np.ones_like(div), delta[i])
+        elif not rest.any():
             verdict[i] = "converges"
-        elif slope > beta:
-            verdict[i] = "diverges"
-        elif slope < -beta and shrinking:
-            verdict[i] = "slow"
         else:
-            verdict[i] = "orbits"
+            s_r, b_r = summary(fits, rest, delta[i])
+            shrinking = np.median(ds[i, rest, -1] / ds[i, rest, 0]) < 1
+            if s_r < -b_r and shrinking:
+                verdict[i], beta = "slow", b_r
+            elif 2 * conv.sum() > num_seeds:
+                verdict[i] = "converges"
+            else:
+                verdict[i] = "diverges" if s_r > b_r else "orbits"
+                slope, beta = s_r, b_r
+        rate[i], band[i] = math.exp(slope), beta
     return {"rate": rate, "band": band, "verdict": verdict}
 
 
