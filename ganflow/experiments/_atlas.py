@@ -316,8 +316,9 @@ def steps_to_tol(rho: Any, d0: Any, tol: float) -> np.ndarray:
 
 @dataclasses.dataclass
 class Atlas:
-    """The atlas: `rows` (one dict per game × loss × stabiliser × scheme × η) and `cells`
-    (per combination: the η-grid with measured and theoretical arrays, for a figure)."""
+    """The atlas: `rows` (one dict per game × loss × stabiliser × scheme × η, with the measured
+    and the theory's verdicts, `VERDICTS` / `THEORY_VERDICTS`) and `cells` (per combination:
+    the η-grid with measured and theoretical arrays, for a figure: `figure_data`, `plot`)."""
 
     rows: list[dict[str, Any]]
     cells: dict[tuple[str, str, str, str], dict[str, np.ndarray]]
@@ -471,9 +472,10 @@ def convergence_atlas(
       tolerance on its logarithm within which it counts as 1 (`measured_verdicts`);
     - `rho_theory`: ρ(F′(x*)) of the actual update map (`jax.jacfwd` of one step), and
       `rate_rel_err` = |rate_measured − ρ| / ρ (nan when either is undefined);
-    - `verdict`: the measurement's, one of `VERDICTS` — `converges` (every seed within tol),
-      `slow` (contracting, not yet within tol), `orbits` (rate 1 within `rate_band`), `diverges`
-      (a seed diverged, or expanding) — see `measured_verdicts`;
+    - `verdict`: the measurement's, one of `VERDICTS` — `converges` (every seed that did not
+      diverge is within tol), `slow` (contracting, not yet within tol), `orbits` (rate 1 within
+      `rate_band`), `diverges` (at least half the seeds diverged, or expanding) — see
+      `measured_verdicts`;
     - `verdict_theory`: from ρ (`theory_verdicts`, ρ = 1 to `rho_precision`); `agree`: the two
       agree (`verdicts_agree`: `slow` agrees with ρ < 1; `orbits` also agrees with any ρ whose
       |log ρ| the run's budget cannot resolve);
