@@ -257,10 +257,154 @@ plotting.weak_error_plot(results, title="R1 Dirac-GAN, T = 2")
 """),
 ]
 
+MEAN_FIELD = [
+    md(r"""
+# The solvable mean-field GAN (Wang, Hu & Lu 2019)
+
+Survey §5.3.1. Data $y = Uc + \sqrt{η_T}\,a$ in dimension n (U: d orthonormal features,
+$E cc^\top = Λ$), a linear generator $\tilde y = V\tilde c + \sqrt{η_G}\,\tilde a$, a one-layer
+discriminator $D(y) = \hat D(y^\top w)$, trained by online SGD with steps τ/n (one fresh sample
+per step). ganflow's setting (derived in the repository's docs/mean_field.md): $\hat D(x) = x^2/2$,
+‖w‖ = ‖v_ℓ‖ = 1 after every step (the paper's strict regularisation), simultaneous updates.
+
+The macroscopic state is $M = X^\top X$ for $X = [U, V, w]$: the overlaps $P = U^\top V$,
+$q = U^\top w$, $r = V^\top w$, $S = V^\top V$. As n → ∞ with t = k/n it follows a deterministic ODE
+(Theorem 1: $\max_k E\|M_k - M(k/n)\| ≤ C(T)/\sqrt n$). For d = 1, with
+$ρ = λ(q^2 - r^2)$ and $κ = \tfrac{τ_D^2}{2}[η_T(λq^2 + η_T) + η_G(λr^2 + η_G)]$:
+
+$$\dot P = τ_Gλ(qr - Pr^2),\quad \dot q = τ_D(λq - λPr - ρq) - κq,\quad
+\dot r = τ_Gλ(1 - r^2)r + τ_D(λPq - λr - ρr) - κr.$$
+
+κ, the diffusion of w on the sphere caused by the n-dimensional sample noise, is where the noise
+strengths enter.
+"""),
+    code(SETUP),
+    code("""
+import matplotlib.pyplot as plt
+
+from ganflow import meanfield as mf
+"""),
+    md(r"""
+## One simulation against the ODE
+
+`simulate` runs the microscopic model (one compiled scan, vmapped over seeds); `solve_mean_field`
+integrates the ODE. Each seed's overlaps follow the ODE up to O(n^{-1/2}) fluctuations.
+"""),
+    code("""
+n = 200 if QUICK else 2000
+t_max = 20 if QUICK else 40
+model = mf.MeanFieldGAN(n=n, strengths=[1.0], tau_g=0.5, tau_d=1.0, eta_t=0.7, eta_g=0.7,
+                        dtype=jnp.float32)
+ts, M = mf.simulate(model, None, seeds=2 if QUICK else 4, t_max=t_max)
+ode = mf.solve_mean_field(model, None, t_max)
+sim, ref = mf.macro_blocks(M), mf.macro_blocks(ode.xs)
+fig, ax = plt.subplots(figsize=(7, 4))
+for j, name in enumerate(("P", "q", "r")):
+    ax.plot(ts, np.asarray(sim[name]).reshape(M.shape[0], -1).T, color=f"C{j}", lw=0.8, alpha=0.6)
+    ax.plot(ode.ts, np.asarray(ref[name]).ravel(), "--", color=f"C{j}", lw=2, label=f"{name} (ODE)")
+ax.set_xlabel("t = k/n")
+ax.set_title(f"d = 1, n = {n}: simulated seeds (thin) and the ODE (dashed)")
+ax.legend()
+plt.show()
+print("final P: simulation", np.round(np.asarray(sim["P"][:, -1]).ravel(), 3),
+      " ODE", round(float(ref["P"][-1, 0, 0]), 3))
+"""),
+    md(r"""
+## The drift is the expected increment
+
+The ODE's right-hand side is the expectation of n·ΔM over one step's sample, to O(1/n). A Monte
+Carlo average of independent one-step increments from one state checks it, Itô term κ included.
+"""),
+    code("""
+model = mf.MeanFieldGAN(n=500, strengths=[1.0], M0=mf.macro_state([[0.5]], [0.4], [0.3]),
+                        tau_g=0.5, tau_d=1.0, eta_t=0.8, eta_g=0.5)
+state = model.init(jax.random.key(0))
+M0 = model.observe(state)["M"]
+K = 1024 if QUICK else 16384
+keys = jax.random.split(jax.random.key(1), K)
+inc = model.n * (jax.jit(jax.vmap(lambda k: model.observe(model.step(state, k, 0))["M"]))(keys) - M0)
+mean, se = np.asarray(inc.mean(0)), np.asarray(inc.std(0)) / np.sqrt(K)
+rhs = np.asarray(mf.mean_field_rhs(M0, model))
+for name, (i, j) in (("P", (0, 1)), ("q", (0, 2)), ("r", (1, 2))):
+    print(f"d{name}/dt: Monte Carlo {mean[i, j]:+.4f} ± {se[i, j]:.4f}   ODE {rhs[i, j]:+.4f}")
+"""),
+    md(r"""
+## Concentration: the error falls as n^{-1/2}
+
+$\max_k E\|M_k - M(k/n)\|_F$ over seeds for several n, and its log-log slope
+(`ganflow.analysis.fit_order`). The experiment `ganflow run mean-field` does this for
+n = 10²…10⁴ with 32 seeds (and up to 10⁵ with `--preset paper`).
+"""),
+    code("""
+model = mf.MeanFieldGAN(n=100, strengths=[1.0], M0=mf.macro_state([[0.6]], [0.6], [0.4]),
+                        tau_g=0.5, tau_d=1.0, eta_t=0.8, eta_g=0.8, dtype=jnp.float32)
+ns = [50, 200] if QUICK else [100, 400, 1600]
+conc = mf.concentration_error(model, ns, seeds=8 if QUICK else 16, t_max=2)
+for n_, e, s in zip(ns, np.asarray(conc.errors), np.asarray(conc.stderrs)):
+    print(f"n = {n_:5d}: error {e:.4f} ± {s:.4f}")
+print(f"slope {float(conc.fit.slope):.3f} (95% CI {np.round(np.asarray(conc.fit.ci), 2)}); "
+      "Theorem 1: -1/2")
+fig, ax = plt.subplots(figsize=(5, 3.5))
+ax.errorbar(ns, conc.errors, yerr=conc.stderrs, fmt="o", capsize=3, label="simulation")
+grid = np.geomspace(ns[0], ns[-1], 20)
+ax.loglog(grid, np.exp(float(conc.fit.intercept)) * grid ** float(conc.fit.slope),
+          label=f"fit, slope {float(conc.fit.slope):.2f}")
+ax.set_xlabel("n")
+ax.set_ylabel("max_k E‖M_k − M(k/n)‖")
+ax.legend()
+plt.show()
+"""),
+    md(r"""
+## Phases: oscillation, success, mode collapse, failure
+
+With s = η_T² + η_G², linearising the ODE at its equilibrium manifold q = r = 0
+(docs/mean_field.md §7) gives, for d = 1: oscillation for s < τ_Gλ/τ_D² (noise too weak:
+no point of the manifold is stable), failure for s > 2λ/τ_D (noise too strong: the feature is
+never detected), success in between. `phase_diagram` classifies the ODE's trajectory and each
+simulated seed's on the same grid ("tau" scales both learning rates, "eta" sets η_T = η_G).
+"""),
+    code("""
+model = mf.MeanFieldGAN(n=100 if QUICK else 500, strengths=[1.0], tau_g=0.5, tau_d=1.0)
+etas = [0.3, 0.7, 1.1] if QUICK else [0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+pd = mf.phase_diagram(model, {"tau": [1.0] if QUICK else [0.5, 1.0, 2.0], "eta": etas},
+                      t_max=60 if QUICK else 150, seeds=1 if QUICK else 2)
+print("ODE (S success, O oscillation, C mode collapse, F failure, P pursuit)")
+print(pd.table("ode"))
+print("simulation, one letter per seed")
+print(pd.table("simulation"))
+print("agreement", round(pd.agreement(), 2))
+"""),
+    md(r"""
+## Two features: the weaker one is lost first
+
+With Λ = diag(1, 0.7) the detection threshold of feature i is s < 2λ_i/τ_D: between the two
+thresholds only the strong feature is learnt — mode collapse. The paper's conclusion: noise too
+weak gives oscillation, too strong loses the features, the weaker first. (The survey's summary in
+§5.3.1 states the two regimes the other way round; the ODE and the simulations side with the
+paper — see the report of `ganflow run mean-field`.)
+"""),
+    code("""
+model = mf.MeanFieldGAN(n=100, strengths=[1.0, 0.7], tau_g=0.5, tau_d=1.0)
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.3), sharey=True)
+for ax, eta in zip(axes, (0.35, 0.7, 0.9)):
+    sol = mf.solve_mean_field(model, {"eta_t": eta, "eta_g": eta}, 150.0)
+    best = np.asarray(mf.feature_overlaps(sol.xs))
+    phase = mf.PHASES[int(mf.classify_phase(sol.xs))]
+    for i in range(2):
+        ax.plot(sol.ts, best[:, i], label=f"feature {i + 1} (λ = {[1.0, 0.7][i]})")
+    ax.set_title(f"η_T = η_G = {eta}: {phase}")
+    ax.set_xlabel("t")
+axes[0].set_ylabel("max_ℓ |P_iℓ|")
+axes[0].legend()
+plt.show()
+"""),
+]
+
 NOTEBOOK_CELLS = {
     "01_dirac_gan.ipynb": DIRAC,
     "02_nagarajan_kolter.ipynb": NK,
     "03_sde_and_weak_error.ipynb": SDE,
+    "06_mean_field.ipynb": MEAN_FIELD,
 }
 
 
