@@ -694,10 +694,12 @@ def report_meanfield(config: MeanFieldConfig, results: dict[str, Any], out: Path
             parts.append(f"n = {int(n)}: state {st / 2**20:.3g} MiB + temporaries "
                          f"{tmp / 2**20:.3g} MiB ({(st + tmp) / n:.0f} bytes per dimension)")
         mem_text = ("Memory per member (d = 1, " + m.attrs["dtype"] + ", XLA's buffers of the "
-                    "compiled step): " + "; ".join(parts) + ". Both grow as n·(2d + 1): the "
-                    "microscopic simulation is O(n·d) in memory, one compiled `fori_loop` of "
-                    "n steps per unit of time inside the engine's `lax.scan`; an ensemble "
-                    "holds one state per seed and computes them in chunks.")
+                    "compiled step): " + "; ".join(parts) + ". Both are linear in n: the state "
+                    "is n(2d + 1) numbers, the temporaries are the step's 2n + 2d normals and "
+                    "O(n) vectors, so the microscopic simulation is O(n·d) in memory, one "
+                    "compiled `fori_loop` of n steps per unit of time inside the engine's "
+                    "`lax.scan`; an ensemble holds one state per seed and computes them in "
+                    "chunks.")
     drift = float(fit.ode_drift)
     md = [f"""Wang, Hu & Lu (2019), reviewed in survey §5.3.1: data y = Uc + √η_T a, generator
 ỹ = Vc̃ + √η_G ã, discriminator D(y) = D̂(yᵀw), online SGD in dimension n with steps τ/n; the
@@ -845,7 +847,7 @@ register(Experiment(
     presets={
         "quick": {"seeds": 8, "ns": (50, 100, 200, 400), "t_max": 2, "taus": (1.0,),
                   "eta_ts": (0.3, 0.7, 1.1), "eta_gs": (0.3, 0.7, 1.1), "phase_n": 200,
-                  "phase_seeds": 1, "phase_t_max": 60},
+                  "phase_seeds": 1, "phase_t_max": 100},
         "paper": {"ns": (100, 316, 1000, 3162, 10000, 31623, 100000), "phase_n": 2000,
                   "phase_seeds": 4, "phase_t_max": 200,
                   "eta_ts": tuple(round(0.1 * i, 1) for i in range(1, 15)),
