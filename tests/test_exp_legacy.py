@@ -127,7 +127,8 @@ def test_the_four_experiments_are_registered_with_documented_configs():
     ("spectra", {"games": ("dirac", "mog")}, "mog"),
     ("spectra", {"horizon": 1.0}, "too short"),
     ("spectra", {"losses": ()}, "losses"),
-    ("atlas", {"stabilisers": ("sga",)}, "sga"),  # only in the full catalogue
+    ("atlas", {"stabilisers": ("sga",)}, "sga need full = true"),
+    ("atlas", {"schemes": ("adam",)}, "adam"),
     ("atlas", {"etas": (0.1, -1.0)}, "etas"),
     ("sde", {"t1": 1.0, "dt": 0.3}, "whole number"),
     ("sde", {"save_every": 7}, "save_every"),

@@ -175,10 +175,14 @@ class AtlasConfig:
     seed: int = 0
 
     def __post_init__(self):
-        games, stabs, schemes = _atlas_catalogue(self.full)
-        _check_names("games", self.games, games)
-        _check_names("stabilisers", self.stabilisers, stabs)
-        _check_names("schemes", self.schemes, schemes)
+        choices = _atlas_catalogue(self.full)
+        for name, choice, every in zip(("games", "stabilisers", "schemes"), choices,
+                                       _atlas_catalogue(True)):
+            values = getattr(self, name)
+            extra = [v for v in values if v not in choice and v in every]
+            if extra:
+                raise ValueError(f"{name} {', '.join(extra)} need full = true")
+            _check_names(name, values, choice)
         if not self.etas:
             raise ValueError("etas must list at least one learning rate")
         check_positive("etas", self.etas)

@@ -28,7 +28,6 @@ deterministic orders of simultaneous and alternating GD on the R1 Dirac-GAN (Cao
 """
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
