@@ -1,0 +1,17 @@
+"""Batch run of the `spectra` experiment on accelerators and clusters; the same code as
+`ganflow run spectra` (configs, presets, run folder, report).
+
+```text
+python scripts/run_spectra.py --out runs/spectra [--preset P] [--seeds N] [--set key=value ...]
+       [--cpu-devices N] [--coordinator host:port --num-processes P --process-id i] [--resume]
+```
+
+See `ganflow.experiments._batch` for the multi-device and multi-host options.
+"""
+
+import sys
+
+from ganflow.experiments._batch import batch_main
+
+if __name__ == "__main__":
+    sys.exit(batch_main("spectra"))
