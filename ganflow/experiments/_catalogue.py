@@ -6,3 +6,4 @@ from . import _exp_mounjid_guo  # noqa: F401  mounjid-guo
 from . import _exp_digits  # noqa: F401  stacked-digits
 from . import _exp_meanfield  # noqa: F401  mean-field
 from . import _exp_mog  # noqa: F401  mog, jacobian-spectra
+from . import _exp_noise  # noqa: F401  sde-neural, fdr-schedule
