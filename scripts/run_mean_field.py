@@ -10,8 +10,9 @@ python scripts/run_mean_field.py --out runs/mf --set ns=[1000,10000,100000] --se
 
 The `paper` preset runs n = 10²…10⁵ with 32 seeds; each unit of time of a member is one
 compiled `fori_loop` of n steps, O(n·d) memory per member (n = 10⁵, float32, measured from the
-compiled step: d = 1, 1.2 MB of state and 3.2 MB of temporaries; d = 2, 2.0 MB and 4.0 MB). On 2 CPU cores the n = 10⁵ runs alone take hours; on a GPU
-the seeds run side by side. Options: see `ganflow.experiments._batch.batch_main`.
+compiled step: d = 1, 1.2 MB of state and 3.2 MB of temporaries; d = 2, 2.0 MB and 4.0 MB).
+On 2 CPU cores the n = 10⁵ runs alone take hours; on a GPU the seeds run side by side.
+Options: see `ganflow.experiments._batch.batch_main`.
 """
 
 import sys

@@ -96,7 +96,8 @@ def test_mean_field_tiny(tmp_path):
     np.testing.assert_allclose(conc["M"].sel(n=16).values, np.asarray(M), atol=1e-12)
 
     fit = xr.open_zarr(store / "concentration_fit")
-    assert fit["concentration_slope"].dims == () and fit["concentration_slope_ci"].dims == ("bound",)
+    assert fit["concentration_slope"].dims == ()
+    assert fit["concentration_slope_ci"].dims == ("bound",)
     # the summary is what its definition says: max over t ≥ 1 of the seed-mean Frobenius
     # distance to the ODE, and fit_order's slope of it against n
     dist = np.linalg.norm(conc["M"].values - fit["ode_M"].values[None, None], axis=(-2, -1))

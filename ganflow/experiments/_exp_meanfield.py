@@ -65,7 +65,7 @@ class MeanFieldConfig:
     - `seeds`: seeds of the concentration runs (mean and standard error over them)
     - `seed`: root PRNG seed (concentration keys split from it; phase keys from a fold-in)
     - `ns`: ambient dimensions n of the concentration runs (at least two, distinct)
-    - `t_max`: horizon of the concentration runs (units of t = k/n; the error is the max over t = 1..t_max)
+    - `t_max`: concentration horizon in units of t = k/n (the error: max over t = 1..t_max)
     - `conc_strength`: feature strength λ of the concentration runs (d = 1)
     - `conc_eta_t`: data noise η_T of the concentration runs
     - `conc_eta_g`: generator noise η_G of the concentration runs
@@ -407,7 +407,8 @@ def _run_phases(config: MeanFieldConfig, d: int, out: Path, options: RunOptions)
             "ode_phase": (dims, ode_phase),
             "simulation_phase": (("seed",) + dims, sim_phase),
             "theory_phase": (dims, theory),
-            "ode_overlap": (dims + ("feature",), np.asarray(feature_overlaps(ode_M[..., -1, :, :]))),
+            "ode_overlap": (dims + ("feature",),
+                            np.asarray(feature_overlaps(ode_M[..., -1, :, :]))),
             "simulation_overlap": (("seed",) + dims + ("feature",),
                                    np.asarray(feature_overlaps(M[..., -1, :, :]))),
             "ode_M": (dims + ("step", "row", "col"), ode_M),
@@ -819,7 +820,8 @@ s < 2λ_d/τ_D, mode collapse in between.
                             for d, _, succ in shifts)
             claims.append(
                 f"- **Larger learning rates shift the phase boundaries to smaller noise "
-                f"(thresholds ∝ 1/τ_D, docs/mean_field.md §7) — {'holds' if ok else 'does not hold'}"
+                f"(thresholds ∝ 1/τ_D, docs/mean_field.md §7) — "
+                f"{'holds' if ok else 'does not hold'}"
                 f"**: mean s of the success cells per τ = "
                 f"{', '.join(f'{t:g}' for t in config.taus)}: {txt}.")
         parts = []
