@@ -301,12 +301,14 @@ def test_metrics_closed_forms():
 
 def test_training_summary_by_hand():
     cfg = MounjidGuoConfig(chance_tol=0.05, w1_tol=0.25, u_max=10.0)
-    steps = np.array([0, 10, 20, 30])
-    acc = np.array([[[0.50, 0.90, 0.52, 0.60]], [[0.7, 0.8, 0.9, 0.9]]])  # (seed, lr, step)
-    w1 = np.array([[[3.0, 1.0, 0.2, 0.3]], [[3.0, 2.0, 1.0, 0.1]]])
-    gl = np.full((2, 1, 4), np.log(2.0))
-    u = np.full((2, 1, 4, 2), 10.0)
-    u[0, 0, 1, 0] = 3.0  # one of the 2·3 saved adjustments of seed 0 below the cap
+    steps = np.array([0, 10, 20, 30, 40])
+    # (seed, lr, step): seed 0 at chance before it learned (10: an untrained discriminator)
+    # and after (30); seed 1 never
+    acc = np.array([[[0.50, 0.52, 0.90, 0.52, 0.60]], [[0.7, 0.8, 0.9, 0.9, 0.9]]])
+    w1 = np.array([[[3.0, 1.0, 0.2, 0.3, 0.3]], [[3.0, 2.0, 1.0, 0.1, 0.1]]])
+    gl = np.log(2.0) + np.array([[[0.0, 0.5, 0.2, 0.1, 0.0]], [[0.0, 0.0, 0.0, 0.0, 0.0]]])
+    u = np.full((2, 1, 5, 2), 10.0)
+    u[0, 0, 1, 0] = 3.0  # one of the 2·4 saved adjustments of seed 0 below the cap
     ds = xr.Dataset(
         {"accuracy": (("seed", "lr", "step"), acc), "w1": (("seed", "lr", "step"), w1),
          "generator_loss": (("seed", "lr", "step"), gl),
@@ -315,12 +317,12 @@ def test_training_summary_by_hand():
                              np.full_like(u, 10.0))},
         coords={"seed": [0, 1], "lr": [0.1], "step": steps})
     sm = training_summary(ds, cfg)
-    # step 0 never counts; seed 0 reaches chance at 20, seed 1 never
-    np.testing.assert_array_equal(sm["steps_to_chance"].values[:, 0], [20.0, np.nan])
+    np.testing.assert_array_equal(sm["steps_to_chance"].values[:, 0], [30.0, np.nan])
     np.testing.assert_array_equal(sm["steps_to_fit"].values[:, 0], [20.0, 30.0])
-    np.testing.assert_array_equal(sm["steps_to_loss"].values[:, 0], [10.0, 10.0])
-    np.testing.assert_allclose(sm["late_gap"].values[:, 0], [0.06, 0.4])
-    np.testing.assert_allclose(sm["u_at_cap"].values[:, 0], [11 / 12, 1.0])
+    # the loss: after it rose at 10 (seed 0: back within 0.05 at 40); never rose: from the start
+    np.testing.assert_array_equal(sm["steps_to_loss"].values[:, 0], [40.0, 10.0])
+    np.testing.assert_allclose(sm["late_gap"].values[:, 0], [(0.4 + 0.02 + 0.1) / 3, 0.4])
+    np.testing.assert_allclose(sm["u_at_cap"].values[:, 0], [15 / 16, 1.0])
 
 
 def test_config_checks():
