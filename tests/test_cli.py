@@ -1,14 +1,16 @@
-"""The main job `ganflow`: section errors and the lazy matplotlib import. (The contents of the
+"""The main job `ganflow`: experiment errors, the report after each experiment, and the lazy
+matplotlib import. (The contents of the
 experiments' reports — closed-form eigenvalues, figures, the SDE mean, weak orders — are checked in
 tests/test_exp_legacy.py.)"""
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
-from ganflow.experiments import _cli, _sections
-from ganflow.experiments._report import SectionResult
+from ganflow.experiments import _cli
+from ganflow.experiments import _registry as reg
 
 
 def test_unknown_section_is_an_error_naming_it(capsys):
@@ -26,46 +28,73 @@ def test_unknown_section_is_an_error_naming_it(capsys):
     assert "eta" in capsys.readouterr().err
 
 
-def test_a_failing_section_is_recorded_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+def _toy(name, run):
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        """A toy main-job experiment.
+
+        - `seed`: root seed
+        """
+
+        seed: int = 0
+
+    def report(config, results, out):
+        return reg.ReportPart(f"a **{name}** fragment")
+
+    return reg.Experiment(name=name, config=Cfg, run=run, report=report,
+                          reproduces=f"the {name} toy", presets={"quick": {}},
+                          quick_runtime="0 s")
+
+
+def _fake_results(out):
+    import xarray as xr
+
+    reg.write_summary(out, "toy", xr.Dataset({"v": ("i", [1.0])}))
+
+
+def _main_job_with(monkeypatch, experiments):
+    registry = dict(reg.REGISTRY)
+    registry.update({e.name: e for e in experiments})
+    monkeypatch.setattr(reg, "_load_all", lambda: registry)
+    monkeypatch.setattr(_cli, "MAIN_JOB", tuple(e.name for e in experiments))
+
+
+def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, monkeypatch,
+                                                                     capsys):
     calls = []
 
-    def broken(config, out_dir):
+    def broken(config, out, options):
         calls.append("broken")
         raise RuntimeError("deliberate failure")
 
-    def fine(config, out_dir):
+    def fine(config, out, options):
         calls.append("fine")
-        (out_dir / "fine.txt").write_text("done")
-        return SectionResult("a **fine** fragment")
+        _fake_results(out)
 
-    sections = {"broken": Section("broken", "A broken section", broken, "fails"),
-                "fine": Section("fine", "A fine section", fine, "works")}
-    monkeypatch.setattr(_sections, "SECTIONS", sections)
+    _main_job_with(monkeypatch, [_toy("broken", broken), _toy("fine", fine)])
     code = _cli.main(["--out", str(tmp_path)])
     assert code == 1 and calls == ["broken", "fine"]
     report = (tmp_path / "report.md").read_text()
-    assert "This section failed" in report and "deliberate failure" in report
-    assert "a **fine** fragment" in report
-    assert report.index("A broken section") < report.index("A fine section")
+    assert "This experiment failed" in report and "deliberate failure" in report
+    assert "a **fine** fragment" in report and "[fine/report.md](fine/report.md)" in report
+    assert report.index("## broken") < report.index("## fine")
     assert "broken" in capsys.readouterr().err
 
 
-def test_report_is_written_after_each_section(tmp_path, monkeypatch):
+def test_report_is_written_after_each_experiment(tmp_path, monkeypatch):
     seen = []
 
-    def first(config, out_dir):
-        return SectionResult("first fragment")
+    def first(config, out, options):
+        _fake_results(out)
 
-    def second(config, out_dir):
-        seen.append((out_dir / "report.md").read_text())
-        return SectionResult("second fragment")
+    def second(config, out, options):
+        seen.append((tmp_path / "report.md").read_text())
+        _fake_results(out)
 
-    monkeypatch.setattr(_sections, "SECTIONS", {
-        "first": Section("first", "First", first, ""),
-        "second": Section("second", "Second", second, ""),
-    })
+    _main_job_with(monkeypatch, [_toy("first", first), _toy("second", second)])
     assert _cli.main(["--out", str(tmp_path)]) == 0
-    assert "first fragment" in seen[0] and "second fragment" not in seen[0]
+    assert "a **first** fragment" in seen[0] and "a **second** fragment" not in seen[0]
+    assert "a **second** fragment" in (tmp_path / "report.md").read_text()
 
 
 def test_import_ganflow_does_not_import_matplotlib():

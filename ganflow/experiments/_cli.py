@@ -230,6 +230,8 @@ def _main_job(argv: Sequence[str]) -> int:
         seconds = time.perf_counter() - start
         rows.append((name, exp, seconds, report, None))
         print(f"[{name}] done in {seconds:.1f} s: {report}", flush=True)
+        # rewritten after every experiment: an interrupted main job keeps what finished
+        atomic_write_bytes(out / "report.md", _main_report(rows, ns).encode())
     atomic_write_bytes(out / "report.md", _main_report(rows, ns).encode())
     print(f"ganflow: report at {(out / 'report.md').resolve()}", flush=True)
     if failed:
