@@ -39,6 +39,13 @@ def _check_names(name: str, values: tuple, choices: tuple) -> None:
         raise ValueError(f"{name} lists a value twice: {', '.join(values)}")
 
 
+# Runtimes (quick_runtime: preset quick; full_runtime: the defaults) are the CPU times measured on
+# the 2-core machine (2026-11-28; run and report, the process included): spectra 21 s / 27 s,
+# atlas 11 s / 185 s, sde 10 s / 10 s, weak-error 18 s / 23 s. The wall times were 3–5× longer
+# there because the cores were shared. Atlas preset full: 28 of its ~360 cells (all games ×
+# {none, sga} × {alternating, unrolled-3}) had not finished after 690 s of CPU time.
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -226,8 +233,8 @@ register(Experiment(
                  "schemes": _FULL_SCHEMES, "etas": (0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0),
                  "num_steps": 2000},
     },
-    quick_runtime="15 s",
-    full_runtime="3 min (preset full: 30 min)",
+    quick_runtime="10 s",
+    full_runtime="3 min (preset full: about 2 h)",
 ))
 
 
@@ -311,7 +318,7 @@ register(Experiment(
                "against its exact mean e^(tA)x0",
     presets={"quick": {"seeds": 256, "t1": 5.0}},
     quick_runtime="10 s",
-    full_runtime="15 s",
+    full_runtime="10 s",
 ))
 
 
@@ -383,6 +390,6 @@ register(Experiment(
     reproduces="Cao–Guo Theorems 1, 2 (eqs. 10, 13): deterministic weak orders of simultaneous "
                "and alternating GD on the R1 Dirac-GAN",
     presets={"quick": {"etas": (0.1, 0.05, 0.025, 0.0125), "cross_check": False}},
-    quick_runtime="15 s",
-    full_runtime="20 s",
+    quick_runtime="20 s",
+    full_runtime="25 s",
 ))
