@@ -322,7 +322,8 @@ state = model.init(jax.random.key(0))
 M0 = model.observe(state)["M"]
 K = 1024 if QUICK else 16384
 keys = jax.random.split(jax.random.key(1), K)
-inc = model.n * (jax.jit(jax.vmap(lambda k: model.observe(model.step(state, k, 0))["M"]))(keys) - M0)
+one_step = jax.jit(jax.vmap(lambda k: model.observe(model.step(state, k, 0))["M"]))
+inc = model.n * (one_step(keys) - M0)
 mean, se = np.asarray(inc.mean(0)), np.asarray(inc.std(0)) / np.sqrt(K)
 rhs = np.asarray(mf.mean_field_rhs(M0, model))
 for name, (i, j) in (("P", (0, 1)), ("q", (0, 2)), ("r", (1, 2))):
