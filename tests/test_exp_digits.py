@@ -128,7 +128,8 @@ def test_observed_metrics_are_the_library_metrics_of_the_same_samples(tiny):
     first = ds.isel(seed=0, method=0, step=0)
     assert int(modes) == int(first["modes_covered"])
     np.testing.assert_allclose(float(kl), float(first["kl_uniform"]), rtol=1e-12)
-    np.testing.assert_array_equal(np.asarray(shown), first["samples"].values)
+    # float32 players: another compiled graph may round the last bit differently
+    np.testing.assert_allclose(np.asarray(shown), first["samples"].values, rtol=1e-5, atol=1e-6)
 
 
 def test_report_is_rewritten_from_the_saved_results_alone(tiny, monkeypatch):
@@ -175,9 +176,10 @@ def test_methods_play_their_losses_and_schemes():
     from ganflow.training import AlternatingGDA, SimultaneousGDA, Unrolled
 
     _, config = _config(loss="nsgan", unroll_k=3)
-    losses = {m: type(E.make_game(config, m).loss).__name__ for m in E.METHODS}
-    nsgan = type(E.make_game(config, "nsgan").loss).__name__
-    assert losses["vanilla"] != nsgan and losses["nk"] == nsgan == losses["unrolled"]
+    zero_sum = {m: E.make_game(config, m).zero_sum for m in E.METHODS}  # gan: zero-sum
+    assert zero_sum == {"vanilla": True, "nsgan": False, "nk": False, "unrolled": False}
+    _, saturating = _config(loss="gan")
+    assert E.make_game(saturating, "nk").zero_sum and E.make_game(saturating, "unrolled").zero_sum
     schemes = {m: E.make_scheme(m, config, E.make_game(config, m)) for m in E.METHODS}
     assert isinstance(schemes["vanilla"], AlternatingGDA)
     assert isinstance(schemes["nk"], AlternatingGDA)
