@@ -13,6 +13,7 @@ compilation each), so runs are labelled, resumable and bitwise reproducible.
 """
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,7 @@ class MoGNetsGame(AbstractGANGame):
 # methods
 
 
+@functools.lru_cache(maxsize=64)
 def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5):
     """The players' optimiser as in the reference codes: `"adam"` (Keras/TF Adam, β2 0.999,
     ε 1e-8), `"rmsprop"` (TF1 `RMSPropOptimizer`: decay 0.9, ε 1e-10 inside the root, mean
@@ -204,7 +206,7 @@ def make_scheme(method: str, cfg: Any, game: MoGNetsGame):
     |---|---|
     | vanilla, nsgan | b0, `cfg.scheme` (alternating D then G, or simultaneous) |
     | nk | `NagarajanKolter(lam_nk)`: the generator descends $L_G + λ\|∇_ω Φ\|^2$, `cfg.scheme` |
-    | r1, instance_noise, roth | `R1(gamma_r1)`, `InstanceNoise(sigma_noise)`, `Roth(gamma_roth)`, `cfg.scheme` |
+    | r1, instance_noise, roth | `R1`, `InstanceNoise` (sampled), `Roth`; `cfg.scheme` |
     | consensus | $b - γJ^\top b$ (`Consensus(gamma_consensus)`), simultaneous (Mescheder 2017) |
     | sga | `SGA(lam_sga, align=sga_align)`, simultaneous (Balduzzi 2018) |
     | unrolled | `Unrolled(k=unroll_k, unroll_lr)`, simultaneous |
@@ -214,10 +216,7 @@ def make_scheme(method: str, cfg: Any, game: MoGNetsGame):
 
     check_choice("method", method, METHODS)
     opt = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.beta1)
-    batch = int(cfg.batch_size)
-
-    def sampler(k):
-        return game.sample(k, batch)
+    sampler = _Sampler(game, int(cfg.batch_size))
 
     def plain(field):
         if cfg.scheme == "alternating":
@@ -244,6 +243,16 @@ def make_scheme(method: str, cfg: Any, game: MoGNetsGame):
         return tr.Unrolled(game.objective(), k=cfg.unroll_k, unroll_lr=cfg.unroll_lr,
                            optimizer=opt, sampler=sampler)
     return tr.Extragradient(game.vector_field(), opt, sampler)
+
+
+class _Sampler(eqx.Module):
+    """`key ↦ game.sample(key, batch_size)` (a Module, so equal settings compare equal)."""
+
+    game: MoGNetsGame
+    batch_size: int = eqx.field(static=True)
+
+    def __call__(self, key):
+        return self.game.sample(key, self.batch_size)
 
 
 class MoGMember(AbstractProblem):
@@ -330,8 +339,8 @@ class MoGConfig:
     `high_quality_fraction`, `kl_uniform`, `samples`) and the summary `mog_final` (the
     neural-net distance of the final samples per seed and method, and the data-vs-data floor).
 
-    - `kind`: the mixture: ring (8 modes, radius 2, std 0.02), grid (25, std 0.05) or grid16 (SGA's 4×4, std 0.02)
-    - `methods`: methods compared (vanilla, nsgan, nk, unrolled, consensus, r1, sga, extragradient, instance_noise, roth)
+    - `kind`: ring (8 modes, radius 2, std 0.02), grid (25, std 0.05) or grid16 (SGA's 4×4)
+    - `methods`: any of vanilla nsgan nk unrolled consensus r1 sga extragradient instance_noise roth
     - `seeds`: number of seeds (per method)
     - `seed`: root PRNG seed (seed keys are fold_in(key(seed), i))
     - `num_steps`: training steps (one step = one discriminator and one generator update)
@@ -343,10 +352,10 @@ class MoGConfig:
     - `disc_width`: discriminator hidden width
     - `disc_depth`: discriminator hidden layers
     - `input_scale`: the discriminator reads input_scale * x (NK's code: 0.25)
-    - `init`: initialisation: uniform (ganflow), orthogonal (TF, NK/Metz), glorot (TF-slim, Mescheder), truncated_normal (Sonnet, SGA)
+    - `init`: uniform (ganflow), orthogonal (NK), glorot (Mescheder), truncated_normal (SGA)
     - `init_gain`: gain of the orthogonal initialisation
-    - `loss`: base loss of the stabilised methods: gan (saturating) or nsgan (vanilla is always gan, nsgan always nsgan)
-    - `scheme`: alternating (D then G) or simultaneous, for vanilla, nsgan, nk, r1, instance_noise, roth
+    - `loss`: base loss of the stabilised methods, gan (saturating) or nsgan; vanilla is always gan
+    - `scheme`: alternating (D then G) or simultaneous: vanilla, nsgan, nk, r1, instance_noise, roth
     - `optimizer`: adam, rmsprop or sgd (both players)
     - `learning_rate`: both players' learning rate
     - `beta1`: Adam's beta1
@@ -467,14 +476,19 @@ def seed_keys_of(seed: int, seeds: int):
 
 
 def mog_problems(cfg: MoGConfig):
-    """`make(method) -> MoGMember` for the engine's static axis `method`."""
+    """`make(method) -> MoGMember` for the engine's static axis `method`. Members are cached
+    per (method, training settings): a method run again with the same settings (in another
+    sweep, a resume, a test) is the same object and reuses its compilation."""
+    key = dataclasses.replace(cfg, methods=METHODS, seeds=1, seed=0, num_steps=1,
+                              save_every=1, nnd_restarts=0, nnd_steps=1)
+    return functools.partial(_member, key=key)
 
-    def make(method: str) -> MoGMember:
-        game = make_game(cfg, method)
-        return MoGMember(game, make_scheme(method, cfg, game), cfg.num_eval_samples,
-                         cfg.num_kept_samples)
 
-    return make
+@functools.lru_cache(maxsize=64)
+def _member(method: str, key: "MoGConfig") -> "MoGMember":
+    game = make_game(key, method)
+    return MoGMember(game, make_scheme(method, key, game), key.num_eval_samples,
+                     key.num_kept_samples)
 
 
 def _checkpoint_every(num_steps: int, save_every: int) -> int:
@@ -508,13 +522,14 @@ def final_nn_distance(cfg: MoGConfig, samples: np.ndarray) -> dict[str, np.ndarr
             "nn_distance_floor": np.asarray(floor)}
 
 
-def run_mog(cfg: MoGConfig, out: Path, options: RunOptions = RunOptions()) -> None:
+def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> None:
     """Runs every method × seed through the engine (group `mog`), then the neural-net distance
     of the final samples (summary `mog_final`)."""
     import xarray as xr
 
     from ..engine import Axis
 
+    options = RunOptions() if options is None else options
     sweep = Sweep(seeds=seed_keys_of(cfg.seed, cfg.seeds),
                   axes=[Axis("method", tuple(cfg.methods), static=True)])
     res = run_ensemble(
@@ -616,21 +631,33 @@ def headline(modes: np.ndarray, steps: np.ndarray, methods: list[str], num_modes
 
 
 _FINDING = """\
-**The issue's finding (NK covering 0 modes with ganflow's default players) is the
-settings, not a defect.** ganflow's test suite checks that its `NagarajanKolter` field equals
-the hand-derived closed form on the Dirac-GAN at generic points (generator descends
-Φ + λ(∂_ψΦ)², double backprop included) and its Jacobian at the equilibrium is NK's block
-matrix [[J_DD, J_DG], [−J_DGᵀ(I + 2λJ_DD), −2λJ_DGᵀJ_DG]] — the sign, the penalised player
-(the generator) and the double backprop are right. What breaks training is the discriminator:
-with ganflow's default players (discriminator 2×128 on raw x) the generator's penalty gradient
-is 1.6× the gradient of Φ at initialisation and nearly orthogonal to it (cosine −0.1), while
-with NK's discriminator (1×128 on x/4) it is 0.4× and aligned (cosine +0.45); the local
-proxy of NK's Theorem 3.2 bound, 1/(2λ_max(−∇²_ωωΦ)) at initialisation, is 0.13 for the
-default players and 0.82 for NK's, so λ = 0.5 is far outside the stable range for the former.
-Measured (4 seeds, 2000 alternating steps, Adam 1e-3): default players, λ = 0.5 → 0 modes
-(samples spread with std ≈ 3); the same with x/4 only → 0; latent 256 only → 0; λ = 0.05 →
-2.75; discriminator 1×128 on raw x → 7.25; NK's players (1×128 on x/4, latent 256,
-orthogonal init) → 7.5, even at the 10× larger learning rate."""
+**The issue's first attempt (NK with λ = 0.5 covering 0 modes with ganflow's default players)
+failed because of the settings, not a defect in ganflow.** ganflow's test suite checks that its
+`NagarajanKolter` field equals the hand-derived closed form on the Dirac-GAN at generic points
+(the generator descends Φ + λ(∂_ψΦ)², double backprop included), that its Jacobian at the
+equilibrium is NK's block matrix [[J_DD, J_DG], [−J_DGᵀ(I + 2λJ_DD), −2λJ_DGᵀJ_DG]], and that on
+a small MoG game the discriminator's field is untouched while the generator's gains
+−λ∇_θ‖∇_ωΦ‖² (finite differences): sign, penalised player and double backprop are right.
+
+The setting that matters is the discriminator. Modes covered after 2000 alternating steps
+(Adam 1e-3, β1 0.5, batch 256, 4 seeds, NK λ = 0.5 unless stated): ganflow's default players
+(discriminator 2×128 ReLU on raw x, latent 8) 0 (vanilla: 8.0); the same with x/4 only 0;
+latent 256 only 0; λ = 0.05 2.75 (7.25 at step 500, then decaying); Adam 1e-4 7.0 at step 3000
+but 3.0 at 4000 (the same breakdown, 10× slower); discriminator 1×128 on raw x 7.25 (vanilla:
+0.25); NK's players (discriminator 1×128 on x/4, latent 256, orthogonal init) 7.5 (vanilla:
+0.5). So neither the 10× learning rate, nor the missing x/4, nor the latent size is the cause:
+the two-hidden-layer discriminator is.
+
+Why: the penalty ‖∇_ωΦ‖² vanishes not only at the equilibrium but also where the
+discriminator saturates (D → 1 on data, D ∘ G → 0 on samples: f′ → 0 on both terms of the
+saturating loss). With the default players, by step 600 the penalty's θ-gradient is larger than
+∇_θΦ and opposite to it (0.40 vs 0.33, cosine −0.95): the generator effectively climbs Φ,
+its samples move away (mean |G(z)| 0.25 → 8.1, the ring has radius 2), the discriminator
+separates perfectly (Φ on a batch −1.44 → −1e-4 by step 1000) and both gradients vanish
+(|∇_θΦ| ≈ 1e-5, penalty ≈ 1e-6): training is stuck in the saturated region. With a
+one-hidden-layer discriminator Φ stays between −1.0 and −1.3 and the samples stay on the ring
+(mean |G(z)| ≈ 1.9–2.0). NK's Theorem 3.2 is local (near an equilibrium); it does not exclude
+this global failure of the penalty with a discriminator able to saturate."""
 
 
 def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart:
@@ -682,9 +709,9 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
     if final is not None and "nn_distance_floor" in final:
         fm, fs = _mean_se(np.asarray(final["nn_distance_floor"].values))
         lines += [f"NN distance: WGAN-form neural-net distance (Arora et al. 2017) of the "
-                  f"{cfg.num_kept_samples} kept final samples against fresh data, {cfg.nnd_restarts} "
-                  f"restarts; its floor between two fresh data sets of that size is "
-                  f"{_pm(fm, fs, 3)}.", ""]
+                  f"{cfg.num_kept_samples} kept final samples against fresh data, "
+                  f"{cfg.nnd_restarts} restarts; its floor between two fresh data sets of "
+                  f"that size is {_pm(fm, fs, 3)}.", ""]
     lit = LITERATURE.get(cfg.kind, [])
     if lit:
         lines += ["Literature for scale (different architectures, budgets and protocols):", ""]
@@ -987,19 +1014,36 @@ def analyse_point(cfg: SpectraConfig, game, fields, x, batch) -> dict[str, Any]:
         rho = float(upd.radius)
         code, why = verdict(rho, complex(lr.eigenvalues[0]), complex(upd_eigs[0]),
                             cfg.learning_rate)
-        from jax.flatten_util import ravel_pytree
-
         out[name] = {
             "lm": _pad(lm.eigenvalues, k), "lr": _pad(lr.eigenvalues, k),
             "upd": _pad(upd_eigs, k), "rho": rho, "max_re": float(lr.eigenvalues[0].real),
-            "field_norm": float(np.linalg.norm(np.asarray(ravel_pytree(b(x, batch))[0]))),
-            "verdict": code, "why": why,
+            "field_norm": float(_field_norm(b, x, batch)), "verdict": code, "why": why,
         }
     eig_t, eig_w = player_hessian_eigenvalues(game.objective(), x, batch)
     out["theta_hess_min"] = float(np.min(eig_t))
     out["omega_hess_max"] = float(np.max(eig_w))
     out["nash"] = bool(np.min(eig_t) > 0 and np.max(eig_w) < 0)
     return out
+
+
+@eqx.filter_jit
+def _field_norm(b, x, batch):
+    from jax.flatten_util import ravel_pytree
+
+    return jnp.linalg.norm(ravel_pytree(b(x, batch))[0])
+
+
+def spectra_eval_point(cfg: SpectraConfig, game):
+    """(unravel, batch): the map from a saved flat parameter vector to the state x, and the
+    fixed evaluation batch of a spectra run."""
+    from jax.flatten_util import ravel_pytree
+
+    shapes = jax.eval_shape(game.init, jax.random.key(0))
+    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
+                                                     shapes))
+    key = jax.random.fold_in(jax.random.key(cfg.seed), _SALT_EVAL)
+    batch = eqx.filter_jit(lambda k: game.sample(k, cfg.eval_batch))(key)
+    return unravel, batch
 
 
 def _pad(vals, k) -> np.ndarray:
@@ -1009,14 +1053,14 @@ def _pad(vals, k) -> np.ndarray:
     return v
 
 
-def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions = RunOptions()) -> None:
+def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions | None = None) -> None:
     """Training through the engine (group `spectra_train`), then the analysis of every saved
     state (summary `spectra`)."""
     import xarray as xr
-    from jax.flatten_util import ravel_pytree
 
     from ..engine import Axis
 
+    options = RunOptions() if options is None else options
     mcfg = _spectra_mog_config(cfg)
 
     def make(method: str) -> SpectraMember:
@@ -1038,9 +1082,7 @@ def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions = RunOptions(
                        keep_final=False, name="jacobian-spectra")
     ds = res.dataset
     game, fields = spectra_fields(cfg)
-    _, unravel = ravel_pytree(game.init(jax.random.key(0)))
-    batch = game.sample(jax.random.fold_in(jax.random.key(cfg.seed), _SALT_EVAL),
-                        cfg.eval_batch)
+    unravel, batch = spectra_eval_point(cfg, game)
     xs = np.asarray(ds["x"].values)  # (seed, method, step, d)
     steps = np.asarray(ds["step"].values)
     status = np.asarray(ds["status"].values)
