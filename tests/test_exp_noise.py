@@ -4,15 +4,14 @@ Fast tests run tiny configurations; the slow test asserts the headline weak orde
 simultaneous SGDA against the SDE (9), order 2 for alternating SGDA against the SDE (10)).
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import xarray as xr
 
 from ganflow.continuous import sde_ensemble, sga_ensemble
+from ganflow.engine import Sweep, run_ensemble
 from ganflow.experiments import RunOptions, make_config, open_results, run_experiment
 from ganflow.experiments._exp_noise import (
     FDR_SCHEDULE,
@@ -24,7 +23,6 @@ from ganflow.experiments._exp_noise import (
     neural_setting,
     weak_adjoints,
 )
-from ganflow.engine import Sweep, run_ensemble
 
 _tmap = jax.tree_util.tree_map
 
@@ -63,6 +61,7 @@ def test_adjoints_are_derivatives_of_the_noise_free_path():
                 snaps.append(s.tests(x))
         return jnp.stack(snaps)
 
+    path = jax.jit(path)
     zero = [_tmap(jnp.zeros_like, s.x0) for _ in range(K)]
     np.testing.assert_allclose(values[0], path(zero), rtol=1e-12, atol=1e-14)
     key = jax.random.key(0)
@@ -74,8 +73,10 @@ def test_adjoints_are_derivatives_of_the_noise_free_path():
         eps = 1e-5
         up = [d if j == k else z for j, z in enumerate(zero)]
         dn = [_tmap(jnp.negative, d) if j == k else z for j, z in enumerate(zero)]
-        fd = (path(_tmap(lambda a: eps * a, up)) - path(_tmap(lambda a: eps * a, dn))) / (2 * eps)
-        table_k = _tmap(lambda a: a[0, k], tables)  # (J·F, ...)
+        scaled_up = [_tmap(lambda a: eps * a, u) for u in up]  # noqa: B023
+        scaled_dn = [_tmap(lambda a: eps * a, u) for u in dn]  # noqa: B023
+        fd = (path(scaled_up) - path(scaled_dn)) / (2 * eps)
+        table_k = _tmap(lambda a, k=k: a[0, k], tables)  # (J·F, ...)
         pred = sum(jnp.tensordot(a, b, axes=b.ndim) for a, b in zip(
             jax.tree_util.tree_leaves(table_k), jax.tree_util.tree_leaves(d)))
         np.testing.assert_allclose(pred.reshape(fd.shape), fd, rtol=1e-6, atol=1e-9)
@@ -127,9 +128,13 @@ def test_sde_neural_config_checks():
 def test_sde_neural_tiny_run(tmp_path):
     """The experiment end to end at tiny sizes (simultaneous only): labelled runs and the
     summary `weak` with `order` over (scheme, test_function); the control variates have mean
-    ≈ 0 and cut the variance; the noise-free errors (no Monte Carlo) have order ≈ 1."""
+    ≈ 0 and cut the variance; the noise-free errors (no Monte Carlo) have order ≈ 1.
+
+    The noise-free error is Cη + O(η²), so a two-point slope is 1 + O(η): at η = 0.2/0.1 the
+    slopes are 1.04–1.25, at η = 0.1/0.05 they are 1.02–1.14 (the excess halves with η, as it
+    must for order 1), hence the smaller pair here."""
     cfg = make_config(SDE_NEURAL, {
-        "seeds": 16, "etas": (0.2, 0.1), "horizon": 0.8, "width": 4, "depth": 1,
+        "seeds": 16, "etas": (0.1, 0.05), "horizon": 0.8, "width": 4, "depth": 1,
         "num_examples": 8, "batch_size": 8, "variants": (), "bootstrap": 20,
         "num_latents": 16, "schemes": ("simultaneous",), "min_z": 1.0})
     report = run_experiment(SDE_NEURAL, cfg, tmp_path, RunOptions())
@@ -216,7 +221,7 @@ def test_sde_neural_headline_orders(tmp_path):
     """Cao–Guo Theorems 1–2 on the MLP GAN (tanh, B = 64): simultaneous SGDA is weak order 1
     against the SDE (9), alternating SGDA order 2 against the SDE (10) — the median fitted
     order over the resolved test functions, and most test functions resolved."""
-    cfg = make_config(SDE_NEURAL, {"seeds": 512, "variants": (), "etas": (0.4, 0.2, 0.1, 0.05)})
+    cfg = make_config(SDE_NEURAL, {"seeds": 256, "variants": (), "etas": (0.4, 0.2, 0.1, 0.05)})
     run_experiment(SDE_NEURAL, cfg, tmp_path, RunOptions())
     weak = open_results(tmp_path)["weak"]
     for scheme, (lo, hi) in (("simultaneous", (0.8, 1.25)), ("alternating", (1.6, 2.4))):

@@ -17,7 +17,6 @@
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,56 +28,43 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-from _common import emit  # noqa: E402
+from _common import emit, time_interleaved  # noqa: E402
 
 from ganflow.continuous import cao_guo_sde, sde_ensemble, sga_ensemble  # noqa: E402
 from ganflow.experiments._exp_noise import HeunDrift, neural_setting  # noqa: E402
 
 
-def _timed(fn, repeats):
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), first
-
-
 def per_step_section(seeds, steps, repeats, width, depth, batch, n_exp, eta, substeps):
+    """ns per seed-step of SGDA and SDE steps, timed round-robin (`time_interleaved`) so that
+    the machine's load affects them alike."""
     keys = jax.random.split(jax.random.key(1), seeds)
-    out = {}
+    fns, meta = {}, {}
     for n in sorted({batch, n_exp}):
         s = neural_setting(jax.random.key(0), width=width, depth=depth, latent_dim=2,
                            activation="tanh", num_examples=n, num_latents=16)
-        if "sgda_simultaneous" not in out:
-            def sgda():
-                sol = sga_ensemble(s.game, s.x0, eta, batch, steps, keys, data=s.data)
-                jax.block_until_ready(sol.xs)
-
-            def sgda_alt():
-                sol = sga_ensemble(s.game, s.x0, eta, batch, steps, keys, data=s.data,
-                                   scheme="alternating")
-                jax.block_until_ready(sol.xs)
-
-            for name, fn in (("sgda_simultaneous", sgda), ("sgda_alternating", sgda_alt)):
-                med, first = _timed(fn, repeats)
-                out[name] = {"ns_per_seed_step": 1e9 * med / (seeds * steps),
-                             "first_call_s": first}
+        if not fns:
+            for scheme in ("simultaneous", "alternating"):
+                def sgda(s=s, scheme=scheme):
+                    return sga_ensemble(s.game, s.x0, eta, batch, steps, keys, data=s.data,
+                                        scheme=scheme).xs
+                fns[f"sgda_{scheme}"] = sgda
         dt = eta / substeps
         for label, drift in (("sde_eq9_euler", "simultaneous"),
                              ("sde_eq9_heun_drift", HeunDrift(s.field, dt))):
             sde = cao_guo_sde(s.game, eta, batch, data=s.data, drift=drift)
 
-            def run(sde=sde):
-                sol = sde_ensemble(sde, s.x0, 0.0, steps * dt, dt=dt, keys=keys)
-                jax.block_until_ready(sol.xs)
+            def run(sde=sde, s=s, dt=dt):
+                return sde_ensemble(sde, s.x0, 0.0, steps * dt, dt=dt, keys=keys).xs
 
-            med, first = _timed(run, repeats)
-            out[f"{label}_n{n}"] = {"ns_per_seed_step": 1e9 * med / (seeds * steps),
-                                    "first_call_s": first, "examples_behind_sigma": n}
+            fns[f"{label}_n{n}"] = run
+            meta[f"{label}_n{n}"] = n
+    timing = time_interleaved(fns, repeats=repeats, inner=1)
+    out = {}
+    for name, t in timing.items():
+        out[name] = {"ns_per_seed_step": 1e9 * t["median_s"] / (seeds * steps),
+                     "first_call_s": t["first_call_s"]}
+        if name in meta:
+            out[name]["examples_behind_sigma"] = meta[name]
     base = out["sgda_simultaneous"]["ns_per_seed_step"]
     ratios = {k: v["ns_per_seed_step"] / base for k, v in out.items() if k.startswith("sde")}
     return out, ratios
