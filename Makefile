@@ -16,7 +16,7 @@ run: $(BIN)/activate
 	$(BIN)/ganflow
 
 test: $(BIN)/activate
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n logical --maxprocesses 4 --dist loadfile
 
 bench: $(BIN)/activate
 	for f in scripts/benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
