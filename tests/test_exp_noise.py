@@ -219,13 +219,28 @@ def test_fdr_schedule_all_methods(tmp_path):
 @pytest.mark.slow
 def test_sde_neural_headline_orders(tmp_path):
     """Cao–Guo Theorems 1–2 on the MLP GAN (tanh, B = 64): simultaneous SGDA is weak order 1
-    against the SDE (9), alternating SGDA order 2 against the SDE (10) — the median fitted
-    order over the resolved test functions, and most test functions resolved."""
+    against the SDE (9), alternating SGDA order 2 against the SDE (10).
+
+    The theorems bound e(η) by Cη^p as η → 0; at finite η, e(η) = Cη^p (1 + O(η)), so a fit
+    over η ∈ [0.05, 0.4] carries an O(η) excess (measured: simultaneous median fitted order
+    1.25, noise-free 1.25 as well; the median local slopes fall 1.45, 1.22, 1.08 as η halves).
+    The asymptotic check: the median local slope of the smallest resolved η pair is within
+    [0.8, 1.25]·p; for alternating, whose slopes show no O(η) excess, the fitted median too;
+    most test functions resolved."""
+    from ganflow.experiments._exp_noise import local_slope_medians
+
     cfg = make_config(SDE_NEURAL, {"seeds": 256, "variants": (), "etas": (0.4, 0.2, 0.1, 0.05)})
     run_experiment(SDE_NEURAL, cfg, tmp_path, RunOptions())
-    weak = open_results(tmp_path)["weak"]
-    for scheme, (lo, hi) in (("simultaneous", (0.8, 1.25)), ("alternating", (1.6, 2.4))):
+    weak = open_results(tmp_path)["weak"].sel(variant="base")
+    for scheme, p in (("simultaneous", 1.0), ("alternating", 2.0)):
         orders = weak["order"].sel(scheme=scheme).values
         resolved = orders[np.isfinite(orders)]
         assert resolved.size >= 4, (scheme, orders)
-        assert lo <= np.median(resolved) <= hi, (scheme, orders)
+        w = weak.sel(scheme=scheme)
+        meds = local_slope_medians(w["local_slope"].values, w["error"].values,
+                                   w["error_se"].values, cfg.min_z)
+        finite = meds[np.isfinite(meds)]
+        assert finite.size >= 2, (scheme, meds)
+        assert 0.8 * p <= finite[-1] <= 1.25 * p, (scheme, meds)
+        if scheme == "alternating":
+            assert 1.6 <= np.median(resolved) <= 2.4, (scheme, orders)
