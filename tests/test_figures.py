@@ -294,6 +294,50 @@ def test_eigenvalue_plane(tmp_path):
         plotting.eigenvalue_plane(eigs, eta=-1.0)
 
 
+def test_eigenvalue_plane_auto_zoom(tmp_path):
+    from ganflow.plotting._common import new_figure
+
+    # Dirac-GAN (f′(0) = 1/2), h = 0.1: simultaneous GD 1 ± ihf′(0), |λ| = sqrt(1 + h²f′(0)²)
+    # just above 1; alternating GD on the unit circle. All lie near 1.
+    a = 0.1 * 0.5
+    upd = {"simultaneous": 1 + 1j * a * np.array([1.0, -1.0]),
+           "alternating": np.roots([1, -(2 - a**2), 1])}
+    np.testing.assert_allclose(np.abs(upd["alternating"]), 1.0)
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    out = plotting.eigenvalue_plane(upd, unit_circle=True, zoom="auto", ax=ax,
+                                    path=tmp_path / "inset.png")
+    assert out is fig and len(fig.axes) == 1
+    # with ax=, the zoom is an inset of ax, drawing the same eigenvalues and the unit circle
+    (inset,) = ax.child_axes
+    for line, vals in zip(_marker_lines(inset), upd.values(), strict=True):
+        np.testing.assert_allclose(line.get_xdata() + 1j * line.get_ydata(), vals)
+    unit = [ln for ln in inset.lines if ln.get_linestyle() == "--"][0]
+    np.testing.assert_allclose(np.hypot(unit.get_xdata(), unit.get_ydata()), 1.0)
+    assert inset.get_legend() is None and ax.get_legend() is not None
+    # its window: the eigenvalues with Im λ ≥ 0 and their nearest points on the circle, so
+    # that the modulus excess |λ| − 1 = 1.25e-3 of simultaneous GD is a visible share of it
+    (x0, x1), (y0, y1) = inset.get_xlim(), inset.get_ylim()
+    sim, alt = upd["simultaneous"][0], upd["alternating"][np.argmax(upd["alternating"].imag)]
+    for z in (sim, alt, sim / abs(sim)):
+        assert x0 < z.real < x1 and y0 < z.imag < y1
+    assert y0 > 0  # the conjugates below the real axis are left to the main view
+    assert abs(sim) - 1 > 0.5 * (x1 - x0)
+    assert inset.get_title() == f"zoom: ±{(x1 - x0) / 2:.2g}"
+    assert ax.get_xlim()[0] < -1 < 1 < ax.get_xlim()[1]  # the main view keeps the whole circle
+    _check_png(tmp_path / "inset.png")
+    # without ax=, the zoom is a second panel
+    fig = plotting.eigenvalue_plane(upd, unit_circle=True, zoom="auto")
+    assert len(fig.axes) == 2 and fig.axes[1].get_xlim() == pytest.approx((x0, x1))
+    # spread-out eigenvalues (h = 2): the main view tells them apart, no zoom is drawn
+    fig, axes = new_figure()
+    plotting.eigenvalue_plane({"I + 2J": 1 + 2j * 0.5 * np.array([1.0, -1.0])}, unit_circle=True,
+                              zoom="auto", ax=axes[0, 0])
+    assert axes[0, 0].child_axes == []
+    with pytest.raises(ValueError, match="zoom"):
+        plotting.eigenvalue_plane(upd, zoom="near 1")
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. samples over training
 

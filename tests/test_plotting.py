@@ -40,24 +40,46 @@ def test_phase_plane(tmp_path):
         plotting.phase_plane(b, game.equilibrium(), kind="arrows")
 
 
-def test_eigenvalue_plots(tmp_path):
+def _markers(ax):
+    """The eigenvalues an axis shows: the data of its marker-only lines, as complex arrays."""
+    return [ln.get_xdata() + 1j * ln.get_ydata() for ln in ax.lines if ln.get_linestyle() == "None"]
+
+
+def test_spectra_figure(tmp_path):
     from matplotlib.figure import Figure
 
     eigs = np.array([0.5j, -0.5j])
-    fig = plotting.eigenvalue_plot({"J": eigs}, path=tmp_path / "j.png")
-    assert isinstance(fig, Figure)
-    _check_png(tmp_path / "j.png")
     update = {"sim": 1 + 0.1 * eigs, "alt": np.exp(0.05j * np.array([1, -1]))}
-    fig = plotting.eigenvalue_plot(update, reference="unit-circle", path=tmp_path / "u.png")
-    assert fig.axes[0].get_aspect() == 1.0
-    assert len(fig.axes[0].child_axes) == 1  # the |λ|-vs-arg-λ inset: eigenvalues near 1
-    _check_png(tmp_path / "u.png")
-    fig = plotting.spectra_figure({"J": eigs}, {"I + hJ": 1 + 0.1 * eigs}, title="both",
-                                  path=tmp_path / "both.png")
-    assert isinstance(fig, Figure)
+    fig = plotting.spectra_figure({"J": eigs}, update, title="both", path=tmp_path / "both.png")
+    assert isinstance(fig, Figure) and fig.get_suptitle() == "both"
+    left, right = fig.axes
+    # left: J against the imaginary axis (the purely imaginary spectrum not squeezed onto it)
+    (drawn,) = _markers(left)
+    np.testing.assert_allclose(drawn, eigs)
+    assert left.get_xlim()[1] > 0.1 and left.get_title() == "Jacobian J at x* (flow ẋ = b0)"
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert "imaginary axis" in labels and "J (2 eigenvalues, max Re λ = 0)" in labels
+    # right: update operators against the unit circle, equal aspect
+    for line, vals in zip(_markers(right), update.values(), strict=True):
+        np.testing.assert_allclose(line, vals)
+    unit = [ln for ln in right.lines if ln.get_label() == "unit circle |λ| = 1"][0]
+    np.testing.assert_allclose(np.hypot(unit.get_xdata(), unit.get_ydata()), 1.0)
+    assert right.get_aspect() == 1.0
+    labels = [t.get_text() for t in right.get_legend().get_texts()]
+    assert f"sim (2 eigenvalues, ρ = max |λ| = {np.sqrt(1.0025):.4g})" in labels
+    # every update eigenvalue lies near 1: an inset zooms onto those with Im λ ≥ 0
+    (inset,) = right.child_axes
+    for line, vals in zip(_markers(inset), update.values(), strict=True):
+        np.testing.assert_allclose(line, vals)
+    (x0, x1), (y0, y1) = inset.get_xlim(), inset.get_ylim()
+    for z in (update["sim"][0], update["alt"][0]):
+        assert x0 < z.real < x1 and y0 < z.imag < y1
+    assert x1 - x0 < 0.01 and y0 > 0
+    # the legends lie below the panels, where they hide no eigenvalue
+    fig.canvas.draw()
+    for ax in (left, right):
+        assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0
     _check_png(tmp_path / "both.png")
-    with pytest.raises(ValueError, match="reference"):
-        plotting.eigenvalue_plot(eigs, reference="circle")
 
 
 def test_weak_error_plot(tmp_path):

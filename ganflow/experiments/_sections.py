@@ -421,7 +421,8 @@ def render_spectra(ds: Any, out: Path) -> ReportPart:
     for gi, title in enumerate(titles):
         ncol = len(losses)
         traj_fig, traj_axes = new_figure(1, ncol, size=(4.4 * ncol, 5.0))
-        spec_fig, spec_axes = new_figure(2, ncol, size=(4.4 * ncol, 8.6))
+        spec_fig, spec_axes = new_figure(2, ncol, size=(4.4 * ncol, 11.2))
+        spec_fig.set_layout_engine("compressed")  # room for the legends below square panels
         star = val["x_star"][gi]
         xs, ys = val["grid_x"][gi], val["grid_y"][gi]
         for li, loss in enumerate(losses):
@@ -461,16 +462,18 @@ def render_spectra(ds: Any, out: Path) -> ReportPart:
                 },
             )
             k_flow, k_sim, k_alt = (kinds.index(k) for k in DYNAMICS)
-            plotting.eigenvalue_plot(
+            plotting.eigenvalue_plane(
                 {"J (ganflow)": eig[gi, li, k_flow], "closed form": theo[gi, li, k_flow]},
-                reference="imaginary-axis", ax=spec_axes[0, li],
-                title=f"{title}, {loss}: J at x*")
-            plotting.eigenvalue_plot(
+                ax=spec_axes[0, li], title=f"{title}, {loss}: J at x*")
+            plotting.eigenvalue_plane(  # all near 1 for small h: an inset zooms onto them
                 {"simultaneous I + hJ": eig[gi, li, k_sim],
                  "alternating F′": eig[gi, li, k_alt],
                  "closed forms": np.concatenate([theo[gi, li, k_sim], theo[gi, li, k_alt]])},
-                reference="unit-circle", ax=spec_axes[1, li],
+                unit_circle=True, zoom="auto", ax=spec_axes[1, li],
                 title=f"update operators, h = {h:g}")
+            for ax in spec_axes[:, li]:  # below the panel: eigenvalues near the top stay in view
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7,
+                          markerscale=0.7)
         slug = _slug(title)
         handles, names = traj_axes[0, 0].get_legend_handles_labels()
         traj_fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=8)

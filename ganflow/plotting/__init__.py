@@ -22,7 +22,7 @@ from ._eigenplane import eigenvalue_plane as eigenvalue_plane
 from ._phase import phase_plane as phase_plane
 from ._samples import mog_sample_grid as mog_sample_grid
 from ._sde import ensemble_plot as ensemble_plot
-from ._spectra import eigenvalue_plot as eigenvalue_plot, spectra_figure as spectra_figure
+from ._spectra import spectra_figure as spectra_figure
 from ._streamlines import (
     nk_field_grid as nk_field_grid,
     nk_streamlines as nk_streamlines,
