@@ -200,6 +200,10 @@ def _over_local_seeds(fn_member, plan: _Plan, vec: bool):
             return _tmap(lambda a: a.reshape((num,) + a.shape[2:]), out)
 
         def seed_fn(k, cr):
+            if c == 1:  # no vmap of size 1: it would turn every matmul into a batched one
+                out = fn_member(k, _tmap(lambda a: a[0], cr), _tmap(lambda a: a[0], params),
+                                *rest)
+                return _tmap(lambda a: a[None], out)
             return jax.vmap(lambda cc, p: fn_member(k, cc, p, *rest))(cr, params)
 
         if plan.chunk >= num:

@@ -31,6 +31,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# On CPU, one virtual device per core (set before jax is imported; `--no-shard` keeps one):
+# ganflow shards the seeds over the devices, which is how a user runs a sweep on a multi-core
+# CPU (README, "Sweeps"). The single seed and the SDE comparisons run on one device.
+if "--no-shard" not in sys.argv and "--gpu" not in sys.argv and "XLA_FLAGS" not in os.environ:
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.cpu_count() or 1}"
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -74,9 +80,10 @@ def mog_seeds(seed_counts, steps, repeats):
     def runner(num, chunk=None):
         xs = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (num,) + a.shape), x0)
         key = jax.random.key(1)
-        return lambda: tr.run(scheme, xs, steps, key, seed_chunk=chunk).x_final
+        shard = None if num > 1 else False  # one seed: one device
+        return lambda: tr.run(scheme, xs, steps, key, seed_chunk=chunk, shard=shard).x_final
 
-    out = {"num_params": n, "steps": steps}
+    out = {"num_params": n, "steps": steps, "devices": len(jax.devices())}
     one = runner(1)
     for s in seed_counts:
         t1, ts = _median_pair(one, runner(s), repeats)
@@ -100,7 +107,8 @@ def sde_fast_path(seeds, steps, repeats, unrolls):
     out = {"seeds": seeds, "steps": steps}
     for u in unrolls:
         def fast(u=u):
-            return gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys, unroll=u).xs
+            return gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys, unroll=u,
+                                   shard=False).xs  # one device, as the hand scans
 
         tf, th = _median_pair(fast, hand, repeats)
         _, tq = _median_pair(fast, quiet, max(repeats // 2, 1))
@@ -178,6 +186,8 @@ def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--gpu", action="store_true", help="GPU sizes")
     p.add_argument("--quick", action="store_true", help="smoke sizes")
+    p.add_argument("--no-shard", action="store_true",
+                   help="one CPU device (default: one virtual device per core)")
     args = p.parse_args(argv)
     if args.quick:
         seed_counts, mog_steps, sde_seeds, sde_steps, reps, unrolls = [4], 20, 1000, 100, 2, [1, 4]
