@@ -62,8 +62,9 @@ def default_chunk(bytes_per_seed: int, num_local: int, backend: str | None = Non
     r"""Seeds computed together on one device (the rest wait in a `lax.map`).
 
     - CPU: about 2¹⁷ numbers (512 kB of float32) per chunk, so that a chunk's states stay in
-      cache across the steps of a segment (measured on the 35k-parameter MoG GAN on 2 cores:
-      64 seeds cost 17× one seed in chunks, 54× with all 64 vmapped at once);
+      cache across the steps of a segment (measured on the 35k-parameter MoG GAN, 200 steps,
+      2 cores with one virtual device each: 64 seeds cost 22× one seed in chunks of 3, 30×
+      with all 32 seeds of a device at once, 33× in chunks of 1; `bench_engine.py`);
     - GPU/TPU: as many seeds as fit in a quarter of the device memory at 16× the state size
       (intermediates); an H200 ran 64 MoG seeds at 14.5× one seed in CPU-sized chunks of 3 and
       at 2.1× with all 64 at once.

@@ -607,6 +607,6 @@ register(Experiment(
         "paper": {"latent_dim": 64, "channels": 64, "batch_size": 64, "learning_rate": 2e-4,
                   "unroll_k": 5, "num_steps": 20000, "save_every": 2000, "seeds": 10},
     },
-    quick_runtime="2 min (2 CPU cores; mostly compilation)",
+    quick_runtime="2 min",
     full_runtime="20 min (2 idle CPU cores); preset paper: a GPU",
 ))

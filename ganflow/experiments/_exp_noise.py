@@ -874,7 +874,7 @@ SDE_NEURAL = register(Experiment(
                   "num_latents": 128},
         "full": {"seeds": 2048},
     },
-    quick_runtime="~2 min on 2 cores (mostly compilation)",
+    quick_runtime="~2 min",
     full_runtime="~1 h on 2 cores; minutes on a GPU",
 ))
 
@@ -1219,6 +1219,6 @@ FDR_SCHEDULE = register(Experiment(
                   "fdr_examples": 32, "eval_samples": 500},
         "full": {"seeds": 64, "windows": 200},
     },
-    quick_runtime="~1 min on 2 cores",
+    quick_runtime="~1 min",
     full_runtime="~1 h on 2 cores",
 ))

@@ -12,8 +12,10 @@ ratios taken within one run (interleaved repeats) so machine load affects both s
    and against a no-noise scan, for `unroll` ∈ {1, 2, 4, 8}; the PyTorch batched loop when
    torch is installed. CPU: 10⁴ seeds, target ≤ 1.2× the hand scan and faster than PyTorch;
    GPU: 10⁶ seeds, target within 1.5× of the no-noise scan.
-3. `checkpoints`: a MoG run with results streamed to zarr and a checkpoint every 30 s (and, as
-   an upper bound, at every segment) against the same run in memory. Target ≤ 5%.
+3. `checkpoints`: a MoG run with results streamed to zarr and a checkpoint every 30 s (one, at
+   the end, for this short run) and with a checkpoint after each of its 20 segments, against
+   the same run in memory: the cost of one checkpoint, and so the overhead at one per 30 s
+   (target ≤ 5%), apart from the cost of streaming the results.
 
     python scripts/benchmarks/bench_engine.py            # CPU sizes
     python scripts/benchmarks/bench_engine.py --gpu      # GPU sizes (one command on the device)
@@ -173,12 +175,17 @@ def checkpoints(seeds, steps, repeats):
     t_mem, t_30 = _median_pair(in_memory, streamed(30.0), repeats)
     _, t_all = _median_pair(in_memory, streamed(1e-9), repeats)
     shutil.rmtree(tmp, ignore_errors=True)
+    # the run is shorter than 30 s: `streamed(30)` writes its results to zarr and one checkpoint
+    # at the end; `streamed(0)` also checkpoints after each of the 20 segments. Their difference
+    # is the cost of 19 checkpoints; the difference to the in-memory run is result streaming.
+    per_checkpoint = max(t_all - t_30, 0.0) / 19
     return {
         "seeds": seeds, "steps": steps, "segments": 20, "run_s": t_mem,
-        "every_30s_over_in_memory": t_30 / t_mem,
-        "every_segment_over_in_memory": t_all / t_mem,
-        "checkpoint_cost_per_segment_s": (t_all - t_mem) / 20,
-        "overhead_at_30s_interval_estimate": max(t_all - t_mem, 0) / 20 / 30.0,
+        "state_mb_per_checkpoint": 4 * n * seeds / 2**20,
+        "streamed_with_one_checkpoint_over_in_memory": t_30 / t_mem,
+        "checkpoint_every_segment_over_in_memory": t_all / t_mem,
+        "checkpoint_cost_s": per_checkpoint,
+        "checkpoint_every_30s_overhead": per_checkpoint / 30.0,
     }
 
 
@@ -208,17 +215,18 @@ def main(argv=None):
     }
     m = report["mog_seeds"]
     s = report["sde_fast_path"]
-    best = min((v for k, v in s.items() if k.startswith("unroll_")),
-               key=lambda v: v["ganflow_ns_per_seed_step"])
+    unrolled = [v for k, v in s.items() if k.startswith("unroll_")]
+    best = min(unrolled, key=lambda v: v["ganflow_ns_per_seed_step"])
+    same_unroll = min(v["ganflow_over_hand_scan"] for v in unrolled)
     gpu = jax.default_backend() != "cpu"
     report["targets"] = {
         "mog_64_seeds": (m.get("64_seeds_over_1_default_chunk"), 2.5 if gpu else 20.0),
         "mog_1024_seeds": (m.get("1024_seeds_over_1_default_chunk"), 4.0 if gpu else None),
-        "sde_over_hand_scan": (best["ganflow_over_hand_scan"], None if gpu else 1.2),
+        "sde_over_hand_scan_same_unroll": (same_unroll, None if gpu else 1.2),
         "sde_over_no_noise_scan": (best["ganflow_over_no_noise_scan"], 1.5 if gpu else None),
         "sde_faster_than_torch": None if s["torch_batched_loop_ns"] is None else (
             best["ganflow_ns_per_seed_step"] < s["torch_batched_loop_ns"]),
-        "checkpoint_every_30s": (report["checkpoints"]["every_30s_over_in_memory"] - 1, 0.05),
+        "checkpoint_every_30s": (report["checkpoints"]["checkpoint_every_30s_overhead"], 0.05),
     }
     print(json.dumps(report, indent=1))
     return report
