@@ -209,6 +209,8 @@ def _over_local_seeds(fn_member, plan: _Plan, vec: bool):
 
         if plan.chunk >= num:
             return jax.vmap(seed_fn)(keys, carry)
+        if plan.chunk == 1:  # one seed at a time, no vmap at all
+            return jax.lax.map(lambda a: seed_fn(*a), (keys, carry))
         return jax.lax.map(lambda a: seed_fn(*a), (keys, carry), batch_size=plan.chunk)
 
     return local
@@ -642,8 +644,13 @@ def run_ensemble(
         bound = _Bound(p, static_params)
         if not traced_params:  # one cell: a dummy traced axis keeps the layout uniform
             traced_params = {"_cell": jnp.zeros((1,), dtype)}
+        # Members are initialised one seed at a time (cheap; vectorised problems all at once):
+        # a vmapped init batches its LAPACK calls (e.g. the QR of orthogonal initialisers), and
+        # jaxlib's CPU kernels for batched QR split the batch over the same thread pool that
+        # runs them — with several such calls in flight on 2 cores, `ganflow run mog` hung
+        # in its init (every pool thread waiting for the others).
         init_plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
-                          chunk=num_local, num_cells=n_cells, mesh=mesh,
+                          chunk=num_local if p.vectorised else 1, num_cells=n_cells, mesh=mesh,
                           unroll=check_int_at_least("unroll", unroll, 1))
         idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
 
