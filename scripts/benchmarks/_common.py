@@ -15,6 +15,22 @@ def block(tree):
     return jax.block_until_ready(tree)
 
 
+def paired_times(fa, fb, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds per call of `fa` and `fb`, alternating (each called once first: compile), so
+    that machine load affects both alike; `fb` may return anything (e.g. a torch tensor)."""
+    block(fa())
+    block(fb())
+    ta, tb = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        block(fa())
+        ta.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        block(fb())
+        tb.append(time.perf_counter() - t0)
+    return ta, tb
+
+
 def time_interleaved(fns: dict, repeats: int = 30, inner: int = 5) -> dict:
     """Median seconds per call of each compiled function, measured round-robin in one run so that
     machine load affects all of them alike. Each function is called once first (compile)."""

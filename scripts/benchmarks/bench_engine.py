@@ -43,6 +43,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from _common import paired_times  # noqa: E402
 from bench_sde import SIGMA, make_hand_scan, noise_variants, r1_dirac_field  # noqa: E402
 
 import ganflow as gf  # noqa: E402
@@ -52,16 +53,7 @@ from ganflow.engine import Sweep, run_ensemble  # noqa: E402
 
 
 def _median_pair(fa, fb, repeats):
-    jax.block_until_ready(fa())
-    jax.block_until_ready(fb())
-    ta, tb = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fa())
-        ta.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        jax.block_until_ready(fb())
-        tb.append(time.perf_counter() - t0)
+    ta, tb = paired_times(fa, fb, repeats)
     return statistics.median(ta), statistics.median(tb)
 
 
