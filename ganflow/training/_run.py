@@ -64,11 +64,6 @@ class RunSolution(eqx.Module):
         return jnp.mean(self.converged)
 
 
-def _ravel(x: Any) -> jax.Array:
-    leaves = [jnp.ravel(a) for a in jax.tree_util.tree_leaves(x)]
-    return jnp.concatenate(leaves) if leaves else jnp.zeros((0,))
-
-
 def _distance(x: Any, x_star: Any) -> jax.Array:
     """‖x − x*‖₂ over all leaves, as a sum of per-leaf squares (no flat copy: evaluated every
     step for the move, it must fuse into the step)."""
