@@ -36,6 +36,7 @@ from ..games import (
     train_digit_classifier,
 )
 from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
+from ._report import markdown_table, save_columns
 
 NUM_MODES = 1000
 METHODS = ("vanilla", "nsgan", "nk", "unrolled")
@@ -402,13 +403,6 @@ def _tile(images: np.ndarray, cols: int = 2) -> np.ndarray:
     return canvas
 
 
-def _columns(num_saves: int, most: int = 6) -> list[int]:
-    """Up to `most` save-point indices spread over the run, first and last included."""
-    if num_saves <= most:
-        return list(range(num_saves))
-    return sorted({int(round(v)) for v in np.linspace(0, num_saves - 1, most)})
-
-
 def sample_figure(ds: Any, path: Path, seed_index: int = 0) -> Path:
     """Samples of fixed latents over training: one row per method, one column per save point
     (Nagarajan–Kolter Fig. 2 layout), seed `seed_index`; each panel tiles the kept samples."""
@@ -418,7 +412,7 @@ def sample_figure(ds: Any, path: Path, seed_index: int = 0) -> Path:
 
     methods = [str(m) for m in ds["method"].values]
     steps = np.asarray(ds["step"].values)
-    cols = _columns(len(steps))
+    cols = save_columns(len(steps), 6)
     samples = np.asarray(ds["samples"].isel(seed=seed_index).transpose("method", "step", ...)
                          .values, float)  # (M, T, n, 8, 24)
     cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#9ecae1")  # gaps between samples
@@ -514,7 +508,6 @@ def _claims(config: StackedDigitsConfig, summ: Any) -> list[str]:
 
 
 def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> ReportPart:
-    from ._report import markdown_table
 
     ds = results[GROUP]
     summ = results[SUMMARY]
@@ -568,7 +561,7 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
          "seeds"], rows))
     # over training
     steps = np.asarray(ds["step"].values)
-    cols = _columns(len(steps), most=8)
+    cols = save_columns(len(steps), 8)
     ok = ds["status"] != RESULTS.diverged
     modes = ds["modes_covered"].where(ok).astype(float)
     header = ["method"] + [f"step {int(steps[c])}" for c in cols]

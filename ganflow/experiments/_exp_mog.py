@@ -30,6 +30,7 @@ from ..games import AbstractGANGame, MixtureOfGaussians, mode_metrics
 from ..losses import AbstractLoss, get_loss
 from ..models import MLP, Linear
 from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
+from ._report import markdown_table, save_columns
 
 METHODS = (
     "vanilla",
@@ -672,7 +673,6 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
     status = np.asarray(ds["status"].values)
     num_modes = int(MixtureOfGaussians(cfg.kind).modes.shape[0])
     final = results.get("mog_final")
-    from ._report import markdown_table
 
     lines = [
         f"Mixture **{cfg.kind}** ({num_modes} modes), {cfg.seeds} seeds per method, "
@@ -720,7 +720,7 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
                                   for s, a, b, c in lit]), ""]
     # modes over training
     lines += ["### Modes covered over training (mean over seeds)", ""]
-    pick = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 9)).round().astype(int))
+    pick = save_columns(len(steps), 9)
     rows = [[m] + [f"{modes[:, i, j].mean():.2f}" for j in pick] for i, m in enumerate(methods)]
     lines += [markdown_table(["method"] + [str(int(steps[j])) for j in pick], rows), ""]
     # the headline
@@ -763,7 +763,7 @@ def _mog_figures(cfg, ds, methods, steps, modes, out: Path) -> list[Path]:
     figures = []
     centres = np.asarray(MixtureOfGaussians(cfg.kind).modes)
     samples = ds["samples"].isel(seed=0)  # (method, step, n, 2)
-    cols = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 6)).round().astype(int))
+    cols = save_columns(len(steps), 6)
     lim = float(np.max(np.abs(centres))) + 1.0
     fig = Figure(figsize=(1.6 * len(cols), 1.6 * len(methods)))
     axes = fig.subplots(len(methods), len(cols), squeeze=False)
@@ -1140,7 +1140,6 @@ def report_spectra(cfg: SpectraConfig, results: dict[str, Any], out: Path) -> Re
     with one seed's reason); the complex-plane figure."""
     import json
 
-    from ._report import markdown_table
 
     ds = results["spectra"]
     train = results.get("spectra_train")
