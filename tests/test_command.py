@@ -178,3 +178,17 @@ def test_occupied_folder_is_refused_and_kept(tmp_path, capsys):
     bad.write_text('experiment = "toy"\nsteps = "x"\n')
     assert main(["run", str(bad)]) == 2
     assert "steps: expected int" in capsys.readouterr().err
+
+
+def test_save_columns_even_stride_first_and_last():
+    from ganflow.experiments import save_columns
+
+    assert save_columns(13, 9) == [0, 2, 4, 6, 8, 10, 12]  # 250-step saves: 0, 500, …, 3000
+    assert save_columns(13, 6) == [0, 3, 6, 9, 12]
+    assert save_columns(12, 6) == [0, 3, 6, 9, 11]  # the last save always shown
+    assert save_columns(5, 6) == [0, 1, 2, 3, 4]
+    assert save_columns(7, 1) == [6]
+    for n in range(1, 40):
+        for most in range(2, 10):
+            cols = save_columns(n, most)
+            assert len(cols) <= most and cols[0] == 0 and cols[-1] == n - 1

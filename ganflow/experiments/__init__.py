@@ -25,6 +25,7 @@ from ._registry import (
     write_summary as write_summary,
 )
 from ._report import markdown_table as markdown_table
+from ._report import save_columns as save_columns
 from ._runner import (
     read_run as read_run,
     resume_run as resume_run,
