@@ -196,6 +196,21 @@ def test_player_hessians_lanczos_matches_closed_form():
     assert not is_local_nash(phi, x, method="lanczos")
 
 
+def test_player_hessians_lanczos_zero_and_few_eigenvalue_blocks():
+    """A dead player (∇²_θθ = 0: ARPACK stops with "starting vector is zero") and a block with 3
+    distinct eigenvalues (Krylov space of dimension 3): exact extremes by Lanczos breakdown."""
+    n = 60
+    d = jnp.asarray(np.tile([2.0, 0.0, -0.5], n // 3))
+
+    def phi(th, om):
+        return 0.0 * jnp.sum(th) - 0.5 * om @ (d * om)
+
+    x = (jnp.ones(n), jnp.ones(n))
+    et, ew = player_hessian_eigenvalues(phi, x, method="lanczos")
+    np.testing.assert_array_equal(et, [0.0, 0.0])
+    np.testing.assert_allclose(ew, [-2.0, 0.5], atol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # Stationary-point finder
 

@@ -243,7 +243,7 @@ def _player_hessians(obj: Any, x: Any, args: tuple) -> tuple[Array, Array]:
 
 def _block_extremes_lanczos(hvp: Callable[[Any], Any], part: Any, tol: float) -> np.ndarray:
     """(λ_min, λ_max) of a symmetric HVP operator by Lanczos (ARPACK `eigsh`), matrix-free."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 
     flat, unravel = ravel_pytree(part)
     dim = flat.size
@@ -254,9 +254,45 @@ def _block_extremes_lanczos(hvp: Callable[[Any], Any], part: Any, tol: float) ->
         dtype=np.float64,
     )
     v0 = np.random.default_rng(0).standard_normal(dim)
-    lo = eigsh(op, k=1, which="SA", tol=tol, v0=v0, return_eigenvectors=False)
-    hi = eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
+    try:
+        lo = eigsh(op, k=1, which="SA", tol=tol, v0=v0, return_eigenvectors=False)
+        hi = eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
+    except ArpackError as err:
+        # ARPACK stops (info −9) when the Krylov space of v0 is exhausted before its ncv
+        # vectors are built: the Hessian is zero or has few distinct eigenvalues (a dead ReLU
+        # player has ∇²L = 0). Then plain Lanczos breaks down exactly and is exact.
+        out = _lanczos_until_breakdown(op.matvec, v0, steps=min(dim, 200))
+        if out is None:
+            raise RuntimeError(f"Lanczos on a block of {dim} parameters failed: {err}") from err
+        return out
     return np.array([lo[0], hi[0]])
+
+
+def _lanczos_until_breakdown(matvec: Callable, v0: np.ndarray, steps: int) -> np.ndarray | None:
+    """(λ_min, λ_max) of a symmetric operator whose Krylov space K(A, v0) has dimension
+    m ≤ `steps`: Lanczos with full reorthogonalisation until β_m = 0, when span(q_1..q_m) is
+    A-invariant and the tridiagonal T_m's eigenvalues are exactly A's eigenvalues on it, the
+    extremes included for a v0 with a component in every eigenspace (a random v0, almost
+    surely). None when no breakdown happens within `steps` (then ARPACK's failure stands)."""
+    q = v0 / np.linalg.norm(v0)
+    basis, alphas, betas = [q], [], []
+    scale = 0.0
+    for _ in range(steps):
+        w = np.asarray(matvec(q), dtype=np.float64)
+        alphas.append(float(q @ w))
+        scale = max(scale, np.linalg.norm(w), abs(alphas[-1]))
+        qs = np.stack(basis, axis=1)
+        for _ in range(2):  # full reorthogonalisation, twice is enough
+            w = w - qs @ (qs.T @ w)
+        beta = float(np.linalg.norm(w))
+        if beta <= 1e-10 * max(scale, 1.0):
+            t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+            e = np.linalg.eigvalsh(t)
+            return np.array([e[0], e[-1]])
+        betas.append(beta)
+        q = w / beta
+        basis.append(q)
+    return None
 
 
 def player_hessian_eigenvalues(
