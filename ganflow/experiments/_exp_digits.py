@@ -508,7 +508,6 @@ def _claims(config: StackedDigitsConfig, summ: Any) -> list[str]:
 
 
 def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> ReportPart:
-
     ds = results[GROUP]
     summ = results[SUMMARY]
     out = Path(out)

@@ -15,6 +15,7 @@ compilation each), so runs are labelled, resumable and bitwise reproducible.
 import dataclasses
 import functools
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -1094,7 +1095,7 @@ def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions | None = None
     code = np.full(shape, -1, np.int8)
     hess = {n: np.full((ns, nm, nt), np.nan) for n in ("theta_hess_min", "omega_hess_max")}
     nash = np.full((ns, nm, nt), -1, np.int8)
-    whys = {}
+    whys, failed = {}, {}
     for s in range(ns):
         for m in range(nm):
             for t in range(nt):
@@ -1102,7 +1103,15 @@ def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions | None = None
                 if not np.all(np.isfinite(flat)) or status[s, m] == int(RESULTS.diverged) and t:
                     continue
                 x = unravel(jnp.asarray(flat, game.dtype))
-                a = analyse_point(cfg, game, fields, x, batch)
+                try:
+                    a = analyse_point(cfg, game, fields, x, batch)
+                except (RuntimeError, ValueError, ArithmeticError) as err:
+                    # an eigensolver failing at one point: flagged, the other points go on
+                    where = f"seed {s}, {cfg.methods[m]}, step {int(steps[t])}"
+                    failed[where] = f"{type(err).__name__}: {err}"
+                    warnings.warn(f"jacobian-spectra: analysis failed at {where}: {err}",
+                                  stacklevel=1)
+                    continue
                 for f, name in enumerate(fields):
                     r = a[name]
                     for key in ("lm", "lr", "upd"):
@@ -1128,6 +1137,7 @@ def run_spectra(cfg: SpectraConfig, out: Path, options: RunOptions | None = None
         coords={"seed": np.arange(ns), "method": list(cfg.methods), "step": steps,
                 "field": list(fields), "k": np.arange(k)},
         attrs={"verdicts": json.dumps(VERDICTS), "reasons": json.dumps(whys),
+               "failed": json.dumps(failed),
                "eta": cfg.learning_rate, "eval_batch": cfg.eval_batch,
                "what": "top eigenvalues of J (lm: largest modulus, lr: largest real part) and "
                        "of F' = I + eta J (upd), per field analysed; verdict codes in attrs"},
@@ -1139,7 +1149,6 @@ def report_spectra(cfg: SpectraConfig, results: dict[str, Any], out: Path) -> Re
     """Per save point: the top eigenvalues, ρ(F′), Nash and the verdict (majority over seeds,
     with one seed's reason); the complex-plane figure."""
     import json
-
 
     ds = results["spectra"]
     train = results.get("spectra_train")
@@ -1189,6 +1198,11 @@ def report_spectra(cfg: SpectraConfig, results: dict[str, Any], out: Path) -> Re
                     reasons.get(f"0/{m}/{int(s)}/{fname}", "–"),
                 ])
     lines += [markdown_table(header, rows), ""]
+    failed = json.loads(ds.attrs.get("failed", "{}"))
+    if failed:
+        lines += [f"**The analysis failed at {len(failed)} saved point(s)**, left out of the "
+                  "table (verdict −1, NaN in the results):", ""]
+        lines += [f"- {where}: {why}" for where, why in failed.items()] + [""]
     lines += ["Verdicts: " + "; ".join(f"*{VERDICTS[c]}*: {_VERDICT_WHY[c]}" for c in VERDICTS)
               + ".", ""]
     # what consensus does to the same points
