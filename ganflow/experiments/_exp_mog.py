@@ -856,7 +856,8 @@ class SpectraConfig:
     Arnoldi), the players' Hessian extremes (local-Nash test) and the verdict (converges,
     cycles, diverges) are computed. Writes the groups `spectra_train` (dims seed, method, step:
     the parameters, `modes_covered`, `high_quality_fraction`, `kl_uniform`) and `spectra`
-    (dims seed, method, step, field, k).
+    (dims seed, method, step, field, k; a point whose eigensolver fails keeps verdict −1 and
+    NaN, with the reason in the attrs `failed`).
 
     - `kind`: the mixture (ring, grid or grid16)
     - `methods`: simultaneous (b0) and/or consensus
