@@ -600,5 +600,5 @@ register(Experiment(
                   "unroll_k": 5, "num_steps": 20000, "save_every": 2000, "seeds": 10},
     },
     quick_runtime="2 min",
-    full_runtime="20 min (2 idle CPU cores); preset paper: a GPU",
+    full_runtime="12 min (2 idle CPU cores); preset paper: a GPU",
 ))

@@ -1294,6 +1294,6 @@ register(
                    "Jacobians with and without consensus",
         presets=SPECTRA_PRESETS,
         quick_runtime="~1 min",
-        full_runtime="~10 min (2 cores)",
+        full_runtime="~15 min (2 cores; 5 training, 10 analysis)",
     )
 )
