@@ -2,6 +2,8 @@
 TOML and --set, and one clear line for every bad input (exit status 2, nothing lost)."""
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,17 @@ def toy_registered(monkeypatch):
     registry["toy"] = TOY
     monkeypatch.setattr(reg, "REGISTRY", registry)
     monkeypatch.setattr(reg, "_load_all", lambda: registry)
+
+
+def test_reader_leaving_the_pipe_is_not_an_error():
+    """`ganflow list | head`: the reader closes the pipe before ganflow writes; ganflow stops
+    quietly (no "error: Broken pipe" line), with exit 1 as Python's own recipe."""
+    proc = subprocess.Popen([sys.executable, "-m", "ganflow", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Broken pipe" not in err and "Traceback" not in err, err
 
 
 def test_list_and_show(capsys, tmp_path):

@@ -17,6 +17,7 @@ type-checked against its dataclass field.
 """
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -289,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "resume": _cmd_resume, "report": _cmd_report}[ns.command]
             return handler(ns)
         return _main_job(argv)
+    except BrokenPipeError:  # `ganflow list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ConfigError, ValueError, OSError) as err:
         print(f"ganflow: error: {err}", file=sys.stderr)
         return 2
