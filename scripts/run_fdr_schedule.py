@@ -2,7 +2,8 @@
 `ganflow run fdr-schedule` (configs, presets, run folder, report).
 
 ```text
-python scripts/run_fdr_schedule.py --out runs/fdr-schedule [--preset P] [--seeds N] [--set key=value ...]
+python scripts/run_fdr_schedule.py --out runs/fdr-schedule [--preset P] [--seeds N]
+       [--set key=value ...]
        [--cpu-devices N] [--coordinator host:port --num-processes P --process-id i] [--resume]
 ```
 

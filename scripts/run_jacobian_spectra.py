@@ -2,7 +2,8 @@
 `ganflow run jacobian-spectra` (configs, presets, run folder, report).
 
 ```text
-python scripts/run_jacobian_spectra.py --out runs/jacobian-spectra [--preset P] [--seeds N] [--set key=value ...]
+python scripts/run_jacobian_spectra.py --out runs/jacobian-spectra [--preset P] [--seeds N]
+       [--set key=value ...]
        [--cpu-devices N] [--coordinator host:port --num-processes P --process-id i] [--resume]
 ```
 

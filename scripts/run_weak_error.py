@@ -2,7 +2,8 @@
 `ganflow run weak-error` (configs, presets, run folder, report).
 
 ```text
-python scripts/run_weak_error.py --out runs/weak-error [--preset P] [--seeds N] [--set key=value ...]
+python scripts/run_weak_error.py --out runs/weak-error [--preset P] [--seeds N]
+       [--set key=value ...]
        [--cpu-devices N] [--coordinator host:port --num-processes P --process-id i] [--resume]
 ```
 

@@ -273,7 +273,7 @@ def test_alternating_gda_and_stabilisers_run(getkey, small):
         scheme = AlternatingGDA(field, optax.adam(1e-3), sampler=sampler)
 
         @eqx.filter_jit
-        def run(x0, key):
+        def run(x0, key, scheme=scheme):
             step = lambda s, k: (scheme.step(s, k), None)  # noqa: E731
             return jax.lax.scan(step, scheme.init(x0), jax.random.split(key, 3))[0]
 

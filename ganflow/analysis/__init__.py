@@ -1,53 +1,67 @@
 """Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds,
 the neural-net distance and generalisation gap (Arora et al. 2017)."""
 
-from ._longrun import Dissipativity as Dissipativity
-from ._longrun import Ellipticity as Ellipticity
-from ._longrun import FDREstimate as FDREstimate
-from ._longrun import FDRSchedule as FDRSchedule
-from ._longrun import dissipativity as dissipativity
-from ._longrun import ellipticity as ellipticity
-from ._longrun import fdr1 as fdr1
-from ._longrun import fdr1_terms as fdr1_terms
-from ._longrun import fdr2 as fdr2
-from ._longrun import fdr2_schedule as fdr2_schedule
-from ._longrun import fdr2_terms as fdr2_terms
-from ._longrun import fdr_estimate as fdr_estimate
-from ._longrun import inverse_temperature as inverse_temperature
-from ._longrun import sde_generator as sde_generator
-from ._nk import NKBounds as NKBounds
-from ._nk import NKMatrices as NKMatrices
-from ._nk import nk_matrices as nk_matrices
-from ._nk import nk_rate_bounds as nk_rate_bounds
-from ._nk import nk_regularised_rate_bounds as nk_regularised_rate_bounds
-from ._nndist import GeneralisationGap as GeneralisationGap
-from ._nndist import NeuralNetDistance as NeuralNetDistance
-from ._nndist import generalisation_gap as generalisation_gap
-from ._nndist import neural_net_distance as neural_net_distance
-from ._spectra import Spectrum as Spectrum
-from ._spectra import jacobian_operator as jacobian_operator
-from ._spectra import jacobian_spectral_radius as jacobian_spectral_radius
-from ._spectra import operator_top_eigenvalues as operator_top_eigenvalues
-from ._spectra import sort_eigenvalues as sort_eigenvalues
-from ._spectra import spectral_abscissa as spectral_abscissa
-from ._spectra import top_eigenvalues as top_eigenvalues
-from ._stability import StationaryClassification as StationaryClassification
-from ._stability import UpdateStability as UpdateStability
-from ._stability import alternating_update as alternating_update
-from ._stability import alternating_update_jacobian as alternating_update_jacobian
-from ._stability import classify_stationary_point as classify_stationary_point
-from ._stability import eigenvalues as eigenvalues
-from ._stability import is_hurwitz as is_hurwitz
-from ._stability import is_local_nash as is_local_nash
-from ._stability import player_hessian_eigenvalues as player_hessian_eigenvalues
-from ._stability import simultaneous_update as simultaneous_update
-from ._stability import simultaneous_update_jacobian as simultaneous_update_jacobian
-from ._stability import spectral_radius as spectral_radius
-from ._stability import update_stability as update_stability
-from ._stationary import StationarySearch as StationarySearch
-from ._stationary import find_stationary_point as find_stationary_point
-from ._weak import WeakOrder as WeakOrder
-from ._weak import deterministic_weak_error as deterministic_weak_error
-from ._weak import fit_order as fit_order
-from ._weak import student_t_quantile as student_t_quantile
-from ._weak import weak_error as weak_error
+from ._longrun import (
+    Dissipativity as Dissipativity,
+    Ellipticity as Ellipticity,
+    FDREstimate as FDREstimate,
+    FDRSchedule as FDRSchedule,
+    dissipativity as dissipativity,
+    ellipticity as ellipticity,
+    fdr1 as fdr1,
+    fdr1_terms as fdr1_terms,
+    fdr2 as fdr2,
+    fdr2_schedule as fdr2_schedule,
+    fdr2_terms as fdr2_terms,
+    fdr_estimate as fdr_estimate,
+    inverse_temperature as inverse_temperature,
+    sde_generator as sde_generator,
+)
+from ._nk import (
+    NKBounds as NKBounds,
+    NKMatrices as NKMatrices,
+    nk_matrices as nk_matrices,
+    nk_rate_bounds as nk_rate_bounds,
+    nk_regularised_rate_bounds as nk_regularised_rate_bounds,
+)
+from ._nndist import (
+    GeneralisationGap as GeneralisationGap,
+    NeuralNetDistance as NeuralNetDistance,
+    generalisation_gap as generalisation_gap,
+    neural_net_distance as neural_net_distance,
+)
+from ._spectra import (
+    Spectrum as Spectrum,
+    jacobian_operator as jacobian_operator,
+    jacobian_spectral_radius as jacobian_spectral_radius,
+    operator_top_eigenvalues as operator_top_eigenvalues,
+    sort_eigenvalues as sort_eigenvalues,
+    spectral_abscissa as spectral_abscissa,
+    top_eigenvalues as top_eigenvalues,
+)
+from ._stability import (
+    StationaryClassification as StationaryClassification,
+    UpdateStability as UpdateStability,
+    alternating_update as alternating_update,
+    alternating_update_jacobian as alternating_update_jacobian,
+    classify_stationary_point as classify_stationary_point,
+    eigenvalues as eigenvalues,
+    is_hurwitz as is_hurwitz,
+    is_local_nash as is_local_nash,
+    player_hessian_eigenvalues as player_hessian_eigenvalues,
+    simultaneous_update as simultaneous_update,
+    simultaneous_update_jacobian as simultaneous_update_jacobian,
+    spectral_radius as spectral_radius,
+    update_stability as update_stability,
+)
+from ._stationary import (
+    StationarySearch as StationarySearch,
+    find_stationary_point as find_stationary_point,
+)
+from ._weak import (
+    WeakOrder as WeakOrder,
+    deterministic_weak_error as deterministic_weak_error,
+    fit_order as fit_order,
+    student_t_quantile as student_t_quantile,
+    weak_error as weak_error,
+)

@@ -24,8 +24,7 @@ from ._registry import (
     register as register,
     write_summary as write_summary,
 )
-from ._report import markdown_table as markdown_table
-from ._report import save_columns as save_columns
+from ._report import markdown_table as markdown_table, save_columns as save_columns
 from ._runner import (
     read_run as read_run,
     resume_run as resume_run,

@@ -4,6 +4,15 @@ macroscopic state M = XᵀX (`mean_field_rhs`, `solve_mean_field`), the O(1/√n
 M_k around M(k/n), and the phases of training (success, oscillation, mode collapse, failure).
 The derivation is in `docs/mean_field.md`."""
 
+from ._analysis import (
+    PHASES as PHASES,
+    Concentration as Concentration,
+    PhaseDiagram as PhaseDiagram,
+    classify_phase as classify_phase,
+    concentration_error as concentration_error,
+    feature_overlaps as feature_overlaps,
+    phase_diagram as phase_diagram,
+)
 from ._model import (
     LATENT_LAWS as LATENT_LAWS,
     PARAM_NAMES as PARAM_NAMES,
@@ -14,12 +23,3 @@ from ._model import (
     simulate as simulate,
 )
 from ._ode import mean_field_rhs as mean_field_rhs, solve_mean_field as solve_mean_field
-from ._analysis import (
-    PHASES as PHASES,
-    Concentration as Concentration,
-    PhaseDiagram as PhaseDiagram,
-    classify_phase as classify_phase,
-    concentration_error as concentration_error,
-    feature_overlaps as feature_overlaps,
-    phase_diagram as phase_diagram,
-)

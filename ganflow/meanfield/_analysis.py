@@ -109,14 +109,14 @@ def classify_phase(
     1. **oscillation** (code 1): some entry of P = UᵀV, detrended over the window (residual of
        a least-squares line in t), has a root-mean-square above `amplitude`: the generator
        goes back and forth (a slow monotone drift towards a stationary state is not counted);
-    2. otherwise feature i counts as **learnt** when the window mean of its best overlap
-       $\max_\ell |P_{i\ell}|$ (`feature_overlaps`) is at least `learnt`; then
-       **success** (code 0) when every feature is learnt, **mode collapse** (code 2) when some
-       but not all are (in the ODE: the weaker feature's column stays near its initial overlap), **failure**
-       (code 3) when none is (for d = 1 a feature not learnt is failure); a run with every
-       feature learnt whose discriminator still sees the data, window mean of
-       $\max_i |q_i|$ ≥ `informative`, is **pursuit** (code 4): the stationary chase found at
-       small noise, w close to the generator's columns (docs/mean_field.md §Phases).
+    2. otherwise feature i counts as **learnt** when the window mean of its best overlap $\max_\ell
+       |P_{i\ell}|$ (`feature_overlaps`) is at least `learnt`; then **success** (code 0) when every
+       feature is learnt, **mode collapse** (code 2) when some but not all are (in the ODE: the
+       weaker feature's column stays near its initial overlap), **failure** (code 3) when none is
+       (for d = 1 a feature not learnt is failure); a run with every feature learnt whose
+       discriminator still sees the data, window mean of $\max_i |q_i|$ ≥ `informative`, is
+       **pursuit** (code 4): the stationary chase found at small noise, w close to the generator's
+       columns (docs/mean_field.md §Phases).
 
     Why these tests. The ODE's stationary points include the whole manifold q = r = 0 (the
     discriminator has lost the data: nothing moves, whatever P), and training stops as soon as

@@ -1,10 +1,10 @@
 r"""The solvable high-dimensional GAN of Wang, Hu & Lu (NeurIPS 2019; survey §5.3.1), one
 ensemble member at a time: the microscopic online-SGD simulation.
 
-Data $y = Uc + \sqrt{η_T}\,a$, generator $\tilde y = V\tilde c + \sqrt{η_G}\,\tilde a$, discriminator
-$D(y) = \hat D(y^\top w)$ with $\hat D(x) = x^2/2$ and $F = \tilde F = \mathrm{id}$; the norms of
-$w$ and of the columns of $V$ are held at 1 (the paper's strict-regularisation limit λ → ∞,
-done as a projection after each step). The derivation of the n → ∞ ODE is in
+Data $y = Uc + \sqrt{η_T}\,a$, generator $\tilde y = V\tilde c + \sqrt{η_G}\,\tilde a$,
+discriminator $D(y) = \hat D(y^\top w)$ with $\hat D(x) = x^2/2$ and $F = \tilde F = \mathrm{id}$;
+the norms of $w$ and of the columns of $V$ are held at 1 (the paper's strict-regularisation limit λ
+→ ∞, done as a projection after each step). The derivation of the n → ∞ ODE is in
 `docs/mean_field.md`.
 """
 

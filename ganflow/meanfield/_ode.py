@@ -60,7 +60,8 @@ def mean_field_rhs(
     h = model.hyper(params, M.dtype)
     b = macro_blocks(M)
     if b["P"].shape[-1] != model.d or M.ndim != 2:
-        raise ValueError(f"M must have shape ({2 * model.d + 1},) * 2 for this model, got {M.shape}")
+        raise ValueError(
+            f"M must have shape ({2 * model.d + 1},) * 2 for this model, got {M.shape}")
     P, q, r, S = b["P"], b["q"], b["r"], b["S"]
     lam, lamt = model.strengths.astype(M.dtype), model.gen_strengths.astype(M.dtype)
     tg, td, et, eg = h["tau_g"], h["tau_d"], h["eta_t"], h["eta_g"]

@@ -41,51 +41,27 @@ the direction followed, $b_0 = (-g_θ, g_ω)$, $J = ∂b/∂x$.
 
 from ._base import (
     AbstractStabiliser as AbstractStabiliser,
-)
-from ._base import (
     Stabilised as Stabilised,
-)
-from ._base import (
     stabilise as stabilise,
 )
 from ._constraints import (
     SpectralNorm as SpectralNorm,
-)
-from ._constraints import (
     WeightClipping as WeightClipping,
-)
-from ._constraints import (
     spectral_norm as spectral_norm,
 )
 from ._fields import (
     LSS as LSS,
-)
-from ._fields import (
     SGA as SGA,
-)
-from ._fields import (
     Consensus as Consensus,
-)
-from ._fields import (
     LSSTwoTimescale as LSSTwoTimescale,
 )
 from ._noise import InstanceNoise as InstanceNoise
 from ._penalties import (
     R1 as R1,
-)
-from ._penalties import (
     R2 as R2,
-)
-from ._penalties import (
     WGANGP as WGANGP,
-)
-from ._penalties import (
     NagarajanKolter as NagarajanKolter,
-)
-from ._penalties import (
     nk_lambda_bound as nk_lambda_bound,
-)
-from ._penalties import (
     safe_norm as safe_norm,
 )
 from ._roth import Roth as Roth

@@ -10,9 +10,9 @@ from ._adaptive import (
 )
 from ._run import (
     RunSolution as RunSolution,
+    TrainProblem as TrainProblem,
     run as run,
     run_grid as run_grid,
-    TrainProblem as TrainProblem,
     update_jacobian as update_jacobian,
 )
 from ._schemes import (

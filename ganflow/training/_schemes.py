@@ -1,11 +1,11 @@
 r"""Discrete training schemes: each is `init(x0) -> TrainState` and
 `step(state, data) -> TrainState`, run inside `jax.lax.scan` and vmappable over seeds.
 
-**Signs** (docs/conventions.md §Discrete schemes): every scheme moves along a vector field
-`b(x, *args)` — the game's b0 or a stabilised field — whose θ-part is the generator's update
-direction and ω-part the discriminator's. The plain update is $x + η\,b(x)$. Each player's optimiser is any
-`optax.GradientTransformation`; it is applied to $-b$ (the gradient of the player's *descent*
-loss), so `optax.sgd(η)` reproduces $x + η b$ exactly and no learning rate is ever negative.
+**Signs** (docs/conventions.md §Discrete schemes): every scheme moves along a vector field `b(x,
+*args)` — the game's b0 or a stabilised field — whose θ-part is the generator's update direction and
+ω-part the discriminator's. The plain update is $x + η\,b(x)$. Each player's optimiser is any
+`optax.GradientTransformation`; it is applied to $-b$ (the gradient of the player's *descent* loss),
+so `optax.sgd(η)` reproduces $x + η b$ exactly and no learning rate is ever negative.
 
 **Data.** A scheme built with `sampler=None` calls the field as `b(x, *data)` with the tuple `data`
 passed to `step` (`()` for a population game). With `sampler=lambda key: game.sample(key, B)`,
