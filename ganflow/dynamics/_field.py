@@ -285,8 +285,17 @@ def mixed_omega_theta(phi: Any, x: Any, v_theta: Any, *args: Any) -> Any:
 def hessian_blocks(phi: Any, x: Any, *args: Any) -> dict[str, jax.Array]:
     r"""Dense blocks `{"theta_theta": ∇²_θθ L_G, "omega_omega": ∇²_ωω Φ_D, "theta_omega": ∇_ω g_θ,
     "omega_theta": ∇_θ g_ω}` in the flat order of each player (small games only). The Jacobian
-    is `[[-theta_theta, -theta_omega], [omega_theta, omega_omega]]`."""
-    theta, omega = check_state(x)
+    is `[[-theta_theta, -theta_omega], [omega_theta, omega_omega]]`.
+
+    Compiled (`eqx.filter_jit`): each block is a `vmap` of HVPs over the unit vectors, which
+    op by op would compile every batched primitive on its own."""
+    check_state(x)
+    return _hessian_blocks_jit(phi, x, *args)
+
+
+@eqx.filter_jit
+def _hessian_blocks_jit(phi: Any, x: Any, *args: Any) -> dict[str, jax.Array]:
+    theta, omega = x
     ft, unt = ravel_pytree(theta)
     fo, uno = ravel_pytree(omega)
 
