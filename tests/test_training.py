@@ -595,6 +595,18 @@ def test_bad_input_errors():
         tr.run(sgd, (jnp.ones(2), jnp.ones(2)), 10, save_every=3)
     with pytest.raises(ValueError, match="key"):
         tr.run(tr.SimultaneousGDA(b, 0.1, sampler=lambda k: None), (jnp.ones(2), jnp.ones(2)), 5)
+    # a minibatch field b(x, batch) in a scheme with neither a sampler nor data: a ganflow line,
+    # not JAX's "missing 1 required positional argument" from inside the trace
+    dirac = gf.DiracGAN("gan")
+    minibatch = tr.SimultaneousGDA(dirac.vector_field(), 0.1)
+    x1 = dirac.make_state(1.0, 0.5)
+    with pytest.raises(ValueError, match="no sampler and was given no data"):
+        minibatch.step(minibatch.init(x1))
+    with pytest.raises(ValueError, match="population=True"):
+        tr.run(minibatch, jax.tree.map(lambda a: jnp.full((2,), a), x1), 5)
+    # the population field needs no data
+    assert np.isfinite(flat(tr.SimultaneousGDA(dirac.vector_field(population=True), 0.1)
+                            .step(minibatch.init(x1)).x)).all()
 
 
 def test_step_under_jit_and_vmap():

@@ -155,7 +155,17 @@ class AbstractScheme(eqx.Module):
         return 1
 
     def _b(self, x: Any, args: tuple) -> Any:
-        return self.field(x, *args)
+        try:
+            return self.field(x, *args)
+        except TypeError as err:
+            if args or self.sampler is not None or "positional argument" not in str(err):
+                raise
+            raise ValueError(
+                "the field needs more arguments than b(x) (a minibatch field takes a batch), but "
+                "this scheme has no sampler and was given no data: build the scheme with "
+                "sampler=lambda key: game.sample(key, B), pass step(state, (batch,)), or use "
+                "game.vector_field(population=True)"
+            ) from err
 
     def _project(self, x: Any) -> Any:
         return field_project(self.field, x)
