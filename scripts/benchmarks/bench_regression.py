@@ -8,11 +8,12 @@ reference commit and once with this checkout, each in a fresh process with one v
 per core, and reports both ratios per round and their medians.
 
     python scripts/benchmarks/bench_regression.py                      # against 930a54b
-    python scripts/benchmarks/bench_regression.py --against v0.3 --pairs 5
+    python scripts/benchmarks/bench_regression.py --against HEAD~10 --pairs 5
 
 The reference is checked out with `git worktree` into a temporary folder (removed at the end);
-it must be a commit of this repository that has `training.run(..., shard=)` (930a54b, the commit
-before the engine, is the default).
+it must be a commit of this repository that has `training.run(..., shard=)`. The default, 930a54b,
+is the last commit whose `training.run` had its own loop (its child a0f92db made it a front door
+to `ganflow.engine`).
 """
 
 import argparse
@@ -27,7 +28,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PROBE = os.path.join(HERE, "_mog_ratio_probe.py")
-DEFAULT_REFERENCE = "930a54b"  # the commit before ganflow.engine
+DEFAULT_REFERENCE = "930a54b"  # training.run with its own loop, before the engine
 
 
 def _probe(checkout: str, seeds: int, steps: int, repeats: int) -> dict:
