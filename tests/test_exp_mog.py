@@ -303,7 +303,6 @@ def test_jacobian_spectra_matches_dense(tmp_path, monkeypatch):
     assert (tmp_path / "jacobian_spectra.png").stat().st_size > 5000
 
 
-
 # ---------------------------------------------------------------------------------------------
 # the headline (slow)
 
