@@ -2,6 +2,6 @@
 
 import sys
 
-from .experiments._cli import main
+from .studies import main
 
 sys.exit(main())

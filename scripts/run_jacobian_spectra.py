@@ -7,12 +7,12 @@ python scripts/run_jacobian_spectra.py --out runs/jacobian-spectra [--preset P] 
        [--cpu-devices N] [--coordinator host:port --num-processes P --process-id i] [--resume]
 ```
 
-See `ganflow.experiments._batch` for the multi-device and multi-host options.
+See `ganflow.studies.batch_main` for the multi-device and multi-host options.
 """
 
 import sys
 
-from ganflow.experiments._batch import batch_main
+from ganflow.studies import batch_main
 
 if __name__ == "__main__":
     sys.exit(batch_main("jacobian-spectra"))

@@ -12,12 +12,12 @@ The `paper` preset runs n = 10²…10⁵ with 32 seeds; each unit of time of a m
 compiled `fori_loop` of n steps, O(n·d) memory per member (n = 10⁵, float32, measured from the
 compiled step: d = 1, 1.2 MB of state and 3.2 MB of temporaries; d = 2, 2.0 MB and 4.0 MB).
 On 2 CPU cores the n = 10⁵ runs alone take hours; on a GPU the seeds run side by side.
-Options: see `ganflow.experiments._batch.batch_main`.
+Options: see `ganflow.studies.batch_main`.
 """
 
 import sys
 
-from ganflow.experiments._batch import batch_main
+from ganflow.studies import batch_main
 
 if __name__ == "__main__":
     sys.exit(batch_main("mean-field"))

@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     from pathlib import Path
 
     from ganflow.experiments import _exp_mog  # noqa: F401  registers mog, jacobian-spectra
-    from ganflow.experiments._registry import (
+    from ganflow.studies._registry import (
         REGISTRY,
         ConfigError,
         RunOptions,
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         make_config,
         parse_set,
     )
-    from ganflow.experiments._runner import run_experiment, write_report
+    from ganflow.studies._runner import run_experiment, write_report
 
     out = Path(ns.out)
     exp = REGISTRY[ns.experiment]

@@ -6,13 +6,13 @@ python scripts/run_mounjid_guo.py --out runs/mounjid-guo [--preset quick] [--see
        [--set key=value ...] [--cpu-devices 8] [--resume]
 ```
 
-Seeds are sharded over every device the process sees; see `ganflow.experiments._batch` for the
+Seeds are sharded over every device the process sees; see `ganflow.studies.batch_main` for the
 multi-host options. The same code as `ganflow run mounjid-guo`.
 """
 
 import sys
 
-from ganflow.experiments._batch import batch_main
+from ganflow.studies import batch_main
 
 if __name__ == "__main__":
     sys.exit(batch_main("mounjid-guo"))

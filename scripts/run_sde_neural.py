@@ -11,13 +11,13 @@ python scripts/run_sde_neural.py --out runs/sde-neural [--preset quick|full] [--
 The seeds of every (η, scheme, process) cell are sharded over every device the process sees
 (`--cpu-devices N` makes N CPU devices; on a GPU machine its GPUs); every engine segment is
 checkpointed, so `--resume` continues an interrupted run bitwise. See
-`ganflow.experiments._batch` for the multi-host options. The same code as
+`ganflow.studies.batch_main` for the multi-host options. The same code as
 `ganflow run sde-neural`.
 """
 
 import sys
 
-from ganflow.experiments._batch import batch_main
+from ganflow.studies import batch_main
 
 if __name__ == "__main__":
     sys.exit(batch_main("sde-neural"))

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ganflow.experiments import _cli, _registry as reg
+from ganflow.studies import _cli, _registry as reg
 
 
 def test_unknown_section_is_an_error_naming_it(capsys):

@@ -11,8 +11,8 @@ import pytest
 import xarray as xr
 
 from ganflow.engine import Sweep, _engine as engine_mod, run_ensemble
-from ganflow.experiments import _registry as reg
-from ganflow.experiments._cli import main
+from ganflow.studies import _registry as reg
+from ganflow.studies._cli import main
 from tests.engine_problems import NoisyContraction
 
 
@@ -52,7 +52,7 @@ def _toy_report(config, results, out):
     ds = results["main"]
     final = ds["mean"].isel(step=-1)
     rows = [[f"{eta:g}", f"{float(final.sel(eta=eta).mean()):.4f}"] for eta in ds.eta.values]
-    from ganflow.experiments import markdown_table
+    from ganflow.studies import markdown_table
 
     fig = Path(out) / "toy.png"
     import matplotlib
@@ -194,7 +194,7 @@ def test_occupied_folder_is_refused_and_kept(tmp_path, capsys):
 
 
 def test_save_columns_even_stride_first_and_last():
-    from ganflow.experiments import save_columns
+    from ganflow.studies import save_columns
 
     assert save_columns(13, 9) == [0, 2, 4, 6, 8, 10, 12]  # 250-step saves: 0, 500, …, 3000
     assert save_columns(13, 6) == [0, 3, 6, 9, 12]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ganflow.experiments import _exp_digits as E
-from ganflow.experiments._registry import (
+from ganflow.studies._registry import (
     ConfigError,
     RunOptions,
     _field_docs,
@@ -23,7 +23,7 @@ from ganflow.experiments._registry import (
     make_config,
     open_results,
 )
-from ganflow.experiments._runner import run_experiment, write_report
+from ganflow.studies._runner import run_experiment, write_report
 
 K = 1000
 NAME = "stacked-digits"

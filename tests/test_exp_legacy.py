@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ganflow.experiments import _sections
-from ganflow.experiments._registry import (
+from ganflow.studies._registry import (
     ConfigError,
     RunOptions,
     config_to_toml,
@@ -19,7 +19,7 @@ from ganflow.experiments._registry import (
     make_config,
     open_results,
 )
-from ganflow.experiments._runner import run_experiment, write_report
+from ganflow.studies._runner import run_experiment, write_report
 from ganflow.experiments._sections import (
     closed_form_eigenvalues,
     format_eigenvalues,
@@ -108,7 +108,7 @@ def _rewrite_from_saved(exp, config, folder, first_report):
 
 
 def test_the_four_experiments_are_registered_with_documented_configs():
-    from ganflow.experiments._registry import _field_docs
+    from ganflow.studies._registry import _field_docs
 
     for name in NAMES:
         exp = get_experiment(name)
@@ -452,7 +452,7 @@ def test_default_atlas(tmp_path):
 def test_main_job_quick(tmp_path):
     """`ganflow --quick`: the four experiments end to end, each in its own folder, linked from
     one report."""
-    from ganflow.experiments import _cli
+    from ganflow.studies import _cli
 
     assert _cli.main(["--quick", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()

@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 import ganflow as gf
 from ganflow import stabilisers as st
 from ganflow.experiments import ConfigError, _exp_mog as em, make_config, run_experiment
-from ganflow.experiments._registry import REGISTRY
+from ganflow.studies._registry import REGISTRY
 
 
 def get_experiment(name):

@@ -30,14 +30,14 @@ from ganflow.experiments._exp_mounjid_guo import (
     training_summary,
     wasserstein1,
 )
-from ganflow.experiments._registry import (
+from ganflow.studies._registry import (
     ConfigError,
     RunOptions,
     get_experiment,
     make_config,
     open_results,
 )
-from ganflow.experiments._runner import run_experiment, write_report
+from ganflow.studies._runner import run_experiment, write_report
 from ganflow.games import LinearQuadraticGaussian
 from ganflow.training import mounjid_guo, mounjid_guo_u
 

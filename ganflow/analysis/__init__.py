@@ -58,6 +58,11 @@ from ._stationary import (
     StationarySearch as StationarySearch,
     find_stationary_point as find_stationary_point,
 )
+from ._summary import (
+    format_pm as format_pm,
+    mean_se as mean_se,
+    summarise as summarise,
+)
 from ._weak import (
     WeakOrder as WeakOrder,
     deterministic_weak_error as deterministic_weak_error,

@@ -18,7 +18,7 @@ xarray.open_zarr("runs/walk/results.zarr")   # dims (seed, sigma, step)
 ```
 """
 
-from ._checkpoint import Checkpointer as Checkpointer
+from ._checkpoint import Checkpointer as Checkpointer, atomic_write_bytes as atomic_write_bytes
 from ._engine import (
     EnsembleResult as EnsembleResult,
     default_chunk as default_chunk,

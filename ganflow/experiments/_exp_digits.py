@@ -35,8 +35,8 @@ from ..games import (
     stacked_labels,
     train_digit_classifier,
 )
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
-from ._report import markdown_table, save_columns
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import markdown_table, save_columns
 
 NUM_MODES = 1000
 METHODS = ("vanilla", "nsgan", "nk", "unrolled")

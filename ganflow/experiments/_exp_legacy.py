@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_choice, check_int_at_least, check_positive
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
 from ._sections import (
     LOSSES,
     SPECTRA_GAMES,

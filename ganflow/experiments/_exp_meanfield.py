@@ -38,8 +38,8 @@ from ..meanfield import (
     macro_state,
     solve_mean_field,
 )
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
-from ._report import markdown_table
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import markdown_table
 
 _LETTERS = {"success": "S", "oscillation": "O", "mode_collapse": "C", "failure": "F",
             "pursuit": "P"}

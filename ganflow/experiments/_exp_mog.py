@@ -30,8 +30,8 @@ from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
 from ..games import AbstractGANGame, MixtureOfGaussians, mode_metrics
 from ..losses import AbstractLoss, get_loss
 from ..models import MLP, Linear
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
-from ._report import markdown_table, save_columns
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import markdown_table, save_columns
 
 METHODS = (
     "vanilla",

@@ -36,7 +36,7 @@ from ..engine import AbstractProblem, Sweep, run_ensemble
 from ..games import AbstractGANGame
 from ..losses import AbstractLoss, get_loss
 from ..models import MLP
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
 
 OPTIMIZERS = ("sgd", "lsgd")
 _ACTIVATIONS = {
@@ -902,7 +902,7 @@ def _lr_section(config, results, out, figures) -> tuple[list[str], dict[str, Any
                          _pm(*map(float, _mean_se(cell["final_generator_loss"].values))),
                          _pm(*map(float, _mean_se(cell["late_w1"].values))),
                          "–" if np.isnan(cap) else f"{cap:.3f}"])
-    from ._report import markdown_table
+    from ..studies import markdown_table
 
     target = equilibrium_generator_loss(config.loss)
     md = [
@@ -939,7 +939,7 @@ def _lr_section(config, results, out, figures) -> tuple[list[str], dict[str, Any
 
 
 def _batch_section(config, results, out, figures) -> tuple[list[str], dict[str, Any]]:
-    from ._report import markdown_table
+    from ..studies import markdown_table
 
     ds = results["batch"]
     sm = results["batch_summary"]
@@ -993,7 +993,7 @@ def _batch_section(config, results, out, figures) -> tuple[list[str], dict[str, 
 
 
 def _u_max_section(config, results, out, figures) -> list[str]:
-    from ._report import markdown_table
+    from ..studies import markdown_table
 
     if "u_max" not in results or "u_max_summary" not in results:
         return []
@@ -1028,7 +1028,7 @@ def _u_max_section(config, results, out, figures) -> list[str]:
 
 
 def _explosion_section(config, results, out, figures) -> tuple[list[str], dict[str, Any]]:
-    from ._report import markdown_table
+    from ..studies import markdown_table
 
     sm = results["explosion_summary"]
     ds = results["explosion"]

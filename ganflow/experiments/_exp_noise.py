@@ -52,8 +52,8 @@ from ..dynamics import modified_field, noise_factor
 from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
 from ..games import MixtureOfGaussians
 from ..training import AlternatingGDA, SimultaneousGDA
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
-from ._report import markdown_table
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import markdown_table
 
 _tmap = jax.tree_util.tree_map
 

@@ -17,8 +17,8 @@ import numpy as np
 import optax
 
 from ..engine import AbstractProblem, Sweep, run_ensemble
-from ._registry import Experiment, ReportPart, RunOptions, register, write_summary
-from ._report import markdown_table
+from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
+from ..studies import markdown_table
 
 METHODS = ("wgan-qc", "wgan-simultaneous", "wgan-alternating", "wgan-alternating-nd5")
 

@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._registry import ReportPart
-from ._report import markdown_table
+from ..studies import ReportPart
+from ..studies import markdown_table
 
 LOSSES = ("gan", "nsgan", "wgan")
 RATE_TOL = 1e-3  # |growth rate| per unit time below which a run counts as orbiting

@@ -14,7 +14,7 @@ from ._common import new_figure, save
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-# the atlas's verdict vocabulary (ganflow.experiments.Atlas.VERDICTS): colour (Okabe–Ito) and
+# the atlas's verdict vocabulary (ganflow.analysis.VERDICTS): colour (Okabe–Ito) and
 # the short label written in the cell
 VERDICT_STYLE = {
     "converges": ("#009E73", "conv"),

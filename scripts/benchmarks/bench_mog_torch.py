@@ -137,8 +137,8 @@ def ring_table(quick: bool) -> dict:
     """The whole ring table of `mog` in its default preset (or quick), timed."""
     jax.config.update("jax_enable_x64", True)  # as `ganflow run`
     from ganflow.experiments import _exp_mog as em
-    from ganflow.experiments._registry import REGISTRY
-    from ganflow.experiments._runner import run_experiment
+    from ganflow.studies._registry import REGISTRY
+    from ganflow.studies._runner import run_experiment
 
     exp = REGISTRY["mog"]
     cfg = exp.preset("quick" if quick else "default")

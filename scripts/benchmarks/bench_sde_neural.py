@@ -76,7 +76,7 @@ def preset_section():
         t0 = time.perf_counter()
         cmd = [sys.executable, "-c",
                "import sys, jax; jax.config.update('jax_enable_x64', True);"
-               "from ganflow.experiments import run_experiment, RunOptions;"
+               "from ganflow.studies import run_experiment, RunOptions;"
                "from ganflow.experiments._exp_noise import SDE_NEURAL;"
                "run_experiment(SDE_NEURAL, SDE_NEURAL.preset('quick'), sys.argv[1], "
                "RunOptions(progress=False))", os.path.join(tmp, "run")]

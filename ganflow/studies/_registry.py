@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import ensure_writable_folder
-from ..engine._checkpoint import atomic_write_bytes
+from ..engine import atomic_write_bytes
 
 
 class ConfigError(ValueError):
@@ -99,7 +99,7 @@ def register(experiment: Experiment) -> Experiment:
 
 
 def _load_all() -> dict[str, Experiment]:
-    from . import _catalogue  # noqa: F401 — registers the experiments
+    import ganflow.experiments  # noqa: F401 — registers the built-in experiments
 
     return REGISTRY
 

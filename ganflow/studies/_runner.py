@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..engine._checkpoint import atomic_write_bytes
+from ..engine import atomic_write_bytes
 from ._registry import (
     ConfigError,
     Experiment,

@@ -24,9 +24,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._config import DEFAULT_OUT
 from ._registry import ConfigError, RunOptions
 
+DEFAULT_OUT = Path("ganflow-output")
 COMMANDS = ("list", "show", "run", "resume", "report")
 MAIN_JOB = ("spectra", "atlas", "sde", "weak-error")
 
@@ -192,7 +192,7 @@ def _main_job(argv: Sequence[str]) -> int:
     if ns.seed < 0:
         parser.error(f"--seed must be >= 0, got {ns.seed}")
     from .._checks import ensure_writable_folder
-    from ..engine._checkpoint import atomic_write_bytes
+    from ..engine import atomic_write_bytes
     from ._registry import check_folder, get_experiment, make_config
     from ._runner import run_experiment
 
