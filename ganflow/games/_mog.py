@@ -11,19 +11,11 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..losses import AbstractLoss, get_loss
-from ..models import MLP
+from ..models import ACTIVATIONS, MLP
 from ._base import AbstractGANGame
 
 _KINDS = ("ring", "grid", "grid16")
 _DEFAULT_STD = {"ring": 0.02, "grid": 0.05, "grid16": 0.02}
-_ACTIVATIONS = {
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "leaky_relu": jax.nn.leaky_relu,
-    "elu": jax.nn.elu,
-    "softplus": jax.nn.softplus,
-    "gelu": jax.nn.gelu,
-}
 
 
 def mog_modes(kind: str) -> np.ndarray:
@@ -258,7 +250,7 @@ class MixtureOfGaussians(AbstractGANGame):
         std = _DEFAULT_STD[kind] if std is None else std
         check_positive("std", std)
         self.std = float(std)
-        self.activation = check_choice("activation", activation, tuple(_ACTIVATIONS))
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
 
     @property
     def modes(self) -> Float[Array, "modes 2"]:
@@ -267,7 +259,7 @@ class MixtureOfGaussians(AbstractGANGame):
 
     def init(self, key):
         kg, kd = jax.random.split(key)
-        act = _ACTIVATIONS[self.activation]
+        act = ACTIVATIONS[self.activation]
         gen = MLP.init(kg, self.latent_dim, 2, self.width, self.depth, act)
         disc = MLP.init(kd, 2, None, self.width, self.depth, act)
         return gen, disc

@@ -1,5 +1,6 @@
 """Generators and discriminators (equinox Modules holding only their parameters)."""
 
+from ._activations import ACTIVATIONS as ACTIVATIONS, activation as activation
 from ._conv import (
     ConvDiscriminator as ConvDiscriminator,
     ConvGenerator as ConvGenerator,
