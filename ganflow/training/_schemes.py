@@ -656,8 +656,48 @@ SCHEMES: dict[str, type] = {
 }
 
 
-def make_scheme(name: str, target: Any, **kwargs: Any) -> AbstractScheme:
-    """A scheme by name (`"simultaneous"`, `"alternating"`, `"extragradient"`, `"optimistic"`,
-    `"cgd"`, `"unrolled"`, `"ttur"`); `kwargs` go to its constructor."""
+def make_scheme(name: str, target: Any, optimizer: Any = None, *,
+                stabilisers: tuple = (), sampler: Callable | None = None,
+                **kwargs: Any) -> AbstractScheme:
+    r"""The one scheme factory: a training scheme by name, on a game, an objective or a field,
+    with its stabilisers, optimiser and minibatch sampler.
+
+    - `name`: `"simultaneous"`, `"alternating"`, `"extragradient"`, `"optimistic"`, `"cgd"`,
+      `"unrolled"` or `"ttur"` (`SCHEMES`);
+    - `target`: a game (`ganflow.games.AbstractGame`), an `Objective`, a zero-sum Φ or a field
+      b(x[, batch]); with `stabilisers` it must be a game, an `Objective` or a Φ, and the
+      scheme follows `ganflow.stabilisers.stabilise(target, *stabilisers)` (e.g.
+      `(NagarajanKolter(0.5),)`, `(Consensus(10.0),)`); a game without stabilisers plays its
+      b0 (`game.vector_field()`), and the unrolled scheme its objective (`game.objective()`);
+    - `optimizer`: an optax transformation (or a learning rate; see each scheme) for both
+      players, or a pair (generator, discriminator); for `"cgd"` the step η (CGD's own
+      update); omitted for `"ttur"`, whose rates are `kwargs`;
+    - `sampler`: `key → batch`, called once per player step (e.g.
+      `lambda k: game.sample(k, 64)`);
+    - `kwargs`: the scheme's own options (`n_d`, `k`, `unroll_lr`, `eta_theta`, …).
+
+    ```python
+    make_scheme("alternating", game, optax.adam(1e-3), stabilisers=(st.NagarajanKolter(0.5),),
+                sampler=lambda k: game.sample(k, 64))
+    ```
+    """
+    from ..stabilisers import stabilise
+
     check_choice("scheme", name, tuple(SCHEMES))
-    return SCHEMES[name](target, **kwargs)
+    if stabilisers:
+        target = stabilise(target, *tuple(stabilisers))
+    elif isinstance(target, AbstractGame):
+        target = target.objective() if name == "unrolled" else target.vector_field()
+    cls = SCHEMES[name]
+    if name == "ttur":
+        if optimizer is not None:
+            raise ValueError("make_scheme('ttur', ...) takes its rates as keyword arguments "
+                             "(eta_theta, eta_omega, power_theta, power_omega), not optimizer")
+        return cls(target, sampler=sampler, **kwargs)
+    if name == "cgd":
+        if optimizer is None:
+            raise ValueError("make_scheme('cgd', ...) needs the step eta as `optimizer`")
+        return cls(target, optimizer, sampler=sampler, **kwargs)
+    if optimizer is not None:
+        kwargs["optimizer"] = optimizer
+    return cls(target, sampler=sampler, **kwargs)
