@@ -37,6 +37,7 @@ from ._report import markdown_table as markdown_table, save_columns as save_colu
 from ._runner import (
     read_run as read_run,
     resume_run as resume_run,
+    checkpoint_interval as checkpoint_interval,
     run_experiment as run_experiment,
     show_config as show_config,
     write_report as write_report,

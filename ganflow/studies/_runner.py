@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import math
 import json
 import time
 from pathlib import Path
@@ -148,3 +149,11 @@ def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
 def show_config(experiment: Experiment, preset: str = "default") -> str:
     return config_to_toml(experiment, experiment.preset(preset),
                           None if preset == "default" else preset)
+
+
+def checkpoint_interval(num_steps: int, save_every: int, count: int = 8) -> int:
+    """Steps between a study's checkpoints: a multiple of `save_every` giving at most about
+    `count` checkpoints over `num_steps` steps (at least one save interval), the rule every
+    built-in experiment uses for `RunFolder(checkpoint_every=...)`."""
+    saves = max(1, num_steps // save_every)
+    return save_every * max(1, math.ceil(saves / count))
