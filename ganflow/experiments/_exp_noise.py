@@ -30,7 +30,7 @@ $O(η^2)$ weak error of alternating SGDA that it must resolve; a variant with 2m
 it. The SDE itself is `ganflow.continuous.cao_guo_sde` (drift b0 for eq. 9, b0 + ηb1 for
 eq. 10; diffusion `GradientNoise`, the matrix-free Σ factor over the finite data set), and a
 member's path equals `sde_ensemble`'s for the same key; the SGDA members run the library's
-`SimultaneousGDA`/`AlternatingGDA` with `optax.sgd(η)` and `sga_ensemble`'s batch sampler.
+`SimultaneousGDA`/`AlternatingGDA` with `optax.sgd(η)` and `sgda_ensemble`'s batch sampler.
 """
 
 import dataclasses
@@ -46,14 +46,13 @@ import optax
 
 from ..analysis import fdr1_terms, fdr2_schedule, fdr2_terms, fit_order
 from ..continuous import cao_guo_sde
-from ..continuous._discrete import _Draw
 from ..continuous._random import STREAM_BROWNIAN, stream_key_data, tree_normals
 from ..dynamics import modified_field, noise_factor
 from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
 from ..games import MixtureOfGaussians
-from ..training import AlternatingGDA, SimultaneousGDA
-from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
-from ..studies import markdown_table
+from ..models import ACTIVATIONS
+from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
+from ..training import AlternatingGDA, MinibatchDraw, SimultaneousGDA
 
 _tmap = jax.tree_util.tree_map
 
@@ -171,7 +170,7 @@ class WeakErrorMember(AbstractProblem):
         return i, jnp.asarray(self.steps, jnp.int32)[i]
 
     def _scheme(self, eta):
-        draw = _Draw(self.setting.data, None, self.batch_size)
+        draw = MinibatchDraw(self.setting.data, None, self.batch_size)
         if self.scheme == "simultaneous":
             return SimultaneousGDA(self.setting.field, optax.sgd(eta), draw)
         return AlternatingGDA(self.setting.field, optax.sgd(eta), draw)
@@ -456,15 +455,13 @@ class SDENeuralConfig:
             raise ValueError(f"at least 2 etas must be <= fit_max_eta={self.fit_max_eta}")
         if self.min_z <= 0 or self.bootstrap < 0:
             raise ValueError("min_z must be > 0 and bootstrap >= 0")
-        from ..games._mog import _ACTIVATIONS
-
         for v in self.variants:
             over = _parse_variant(v)
             act = over.get("activation", self.activation)
-            if act not in _ACTIVATIONS:
+            if act not in ACTIVATIONS:
                 raise ValueError(f"variant {v!r}: unknown activation {act!r}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got "
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got "
                              f"{self.activation!r}")
 
     @property
@@ -1062,10 +1059,8 @@ class FDRScheduleConfig:
         if not self.methods or any(m not in METHODS for m in self.methods):
             raise ValueError(f"methods must be a non-empty subset of {METHODS}, got "
                              f"{self.methods}")
-        from ..games._mog import _ACTIVATIONS
-
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got "
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got "
                              f"{self.activation!r}")
 
 
