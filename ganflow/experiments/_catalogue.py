@@ -7,5 +7,6 @@ from . import (
     _exp_mog,  # noqa: F401  mog, jacobian-spectra
     _exp_mounjid_guo,  # noqa: F401  mounjid-guo
     _exp_noise,  # noqa: F401  sde-neural, fdr-schedule
+    _exp_suite,  # noqa: F401  suite (the default job)
     _exp_wganqc,  # noqa: F401  wgan-qc
 )

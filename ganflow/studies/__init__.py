@@ -14,18 +14,19 @@ run_experiment(exp, exp.preset("quick"), "runs/atlas")
 ```
 """
 
-from ._batch import batch_main as batch_main
-from ._cli import build_parser as build_parser, main as main
+from ._cli import batch_main as batch_main, build_parser as build_parser, main as main
 from ._registry import (
     REGISTRY as REGISTRY,
     ConfigError as ConfigError,
     Experiment as Experiment,
     ReportPart as ReportPart,
     RunOptions as RunOptions,
+    StudyFailed as StudyFailed,
     check_folder as check_folder,
     config_to_toml as config_to_toml,
     experiments as experiments,
     get_experiment as get_experiment,
+    load_study as load_study,
     load_toml as load_toml,
     make_config as make_config,
     open_results as open_results,
@@ -35,9 +36,9 @@ from ._registry import (
 )
 from ._report import markdown_table as markdown_table, save_columns as save_columns
 from ._runner import (
+    checkpoint_interval as checkpoint_interval,
     read_run as read_run,
     resume_run as resume_run,
-    checkpoint_interval as checkpoint_interval,
     run_experiment as run_experiment,
     show_config as show_config,
     write_report as write_report,

@@ -1,34 +1,34 @@
-"""The `ganflow` command (console script; also `python -m ganflow`).
+"""The `ganflow` command (console script; also `python -m ganflow`) and `scripts/run_*.py`:
+one parser.
 
 ```text
-ganflow                                  the main job: spectra, atlas, sde, weak-error
-ganflow list                             the registered experiments
+ganflow [--quick] [--only NAME] [--out DIR]   the default job: ganflow run suite
+ganflow list                             the registered studies
 ganflow show NAME [--preset P]           a config as TOML, ready to edit
-ganflow run NAME|FILE.toml [--quick] [--preset P] [--seeds N] [--set key=value ...]
-                           [--out DIR] [--overwrite] [--progress | --no-progress]
+ganflow run NAME|FILE.toml|STUDY.py|module:NAME [--quick] [--preset P] [--seeds N]
+            [--set key=value ...] [--out DIR] [--overwrite] [--resume] [--progress]
+            [--cpu-devices N] [--coordinator HOST:PORT --num-processes P --process-id I]
 ganflow resume DIR                       finish an interrupted run (bitwise as if uninterrupted)
 ganflow report DIR                       rewrite report.md and figures from DIR/results.zarr
 ```
 
-Bad input (an unknown experiment or key, a wrong type, a missing file, an unwritable or
-occupied folder, a folder with no run) is one line on stderr and exit status 2; nothing already
-saved is touched. A thin layer over `argparse` and the experiments' dataclasses: every value is
-type-checked against its dataclass field.
+Bad input (an unknown study or key, a wrong type, a missing file, an unwritable or occupied
+folder, a folder with no run) is one line on stderr and exit status 2; nothing already saved is
+touched. A thin layer over `argparse` and the studies' dataclasses: every value is type-checked
+against its dataclass field.
 """
 
 import argparse
 import os
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._registry import ConfigError, RunOptions
+from ._registry import ConfigError, RunOptions, StudyFailed
 
 DEFAULT_OUT = Path("ganflow-output")
 COMMANDS = ("list", "show", "run", "resume", "report")
-MAIN_JOB = ("spectra", "atlas", "sde", "weak-error")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,13 +68,16 @@ def _cmd_show(ns) -> int:
 
 
 def _resolve(ns):
-    """(experiment, config) from NAME or FILE.toml, preset, --seeds and --set."""
-    from ._registry import get_experiment, load_toml, make_config, parse_set
+    """(experiment, config) from NAME, FILE.toml, path/to/study.py or module:NAME, the preset,
+    --seeds and --set."""
+    from ._registry import get_experiment, load_study, load_toml, make_config, parse_set
 
     target = ns.target
     values = {}
-    if target.endswith(".toml") or Path(target).is_file():
+    if target.endswith(".toml"):
         exp, values = load_toml(Path(target))
+    elif target.split(":")[0].endswith(".py") or (":" in target and not Path(target).exists()):
+        exp = load_study(target)
     else:
         exp = get_experiment(target)
     preset = "quick" if ns.quick else ns.preset
@@ -89,17 +92,57 @@ def _resolve(ns):
     return exp, config
 
 
+def _devices(ns) -> None:
+    """--cpu-devices (before jax starts) and --coordinator (jax.distributed)."""
+    if getattr(ns, "cpu_devices", None) is not None:
+        if ns.cpu_devices < 1:
+            raise ConfigError(f"--cpu-devices must be >= 1, got {ns.cpu_devices}")
+        if "jax" in sys.modules and "jax._src.xla_bridge" in sys.modules:
+            import jax
+
+            if jax._src.xla_bridge.backends_are_initialized():  # noqa: SLF001
+                raise ConfigError("--cpu-devices must be set before jax starts")
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   f" --xla_force_host_platform_device_count={ns.cpu_devices}")
+    if getattr(ns, "coordinator", None) is not None:
+        if ns.num_processes is None or ns.process_id is None:
+            raise ConfigError("--coordinator needs --num-processes and --process-id")
+        import jax
+
+        if jax.default_backend() == "cpu":
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coordinator_address=ns.coordinator,
+                                   num_processes=ns.num_processes, process_id=ns.process_id)
+
+
 def _cmd_run(ns) -> int:
+    from ._registry import load_toml, make_config
     from ._runner import run_experiment
 
+    _devices(ns)
     exp, config = _resolve(ns)
     out = Path(ns.out) if ns.out is not None else Path("ganflow-runs") / exp.name
+    resume = False
+    if ns.resume and (out / "config.toml").is_file():
+        saved_exp, saved = load_toml(out / "config.toml")
+        if saved_exp.name != exp.name or make_config(saved_exp, saved) != config:
+            raise ConfigError(f"{out} holds another run ({saved_exp.name}, another config); "
+                              "choose another --out or pass --overwrite")
+        resume = True
     _x64()
-    print(f"ganflow: running {exp.name} into {out}", flush=True)
+    import jax
+
+    lead = jax.process_index() == 0
+    if lead:
+        print(f"ganflow: {'resuming' if resume else 'running'} {exp.name} into {out}"
+              + (f" on {jax.device_count()} device(s), {jax.process_count()} process(es)"
+                 if jax.device_count() > 1 else ""), flush=True)
     start = time.perf_counter()
-    path = run_experiment(exp, config, out, RunOptions(overwrite=ns.overwrite,
-                                                       progress=ns.progress))
-    print(f"ganflow: {exp.name} done in {time.perf_counter() - start:.1f} s; report at {path}")
+    path = run_experiment(exp, config, out, RunOptions(
+        resume=resume, overwrite=ns.overwrite and not resume, progress=ns.progress))
+    if lead:
+        print(f"ganflow: {exp.name} done in {time.perf_counter() - start:.1f} s; "
+              f"report at {path}")
     return 0
 
 
@@ -124,16 +167,9 @@ def _cmd_report(ns) -> int:
     return 0
 
 
-def build_subparser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ganflow", description="GAN training as a dynamical system: experiments.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", help="the registered experiments")
-    s = sub.add_parser("show", help="an experiment's config as TOML")
-    s.add_argument("name")
-    s.add_argument("--preset", default="default")
-    s.add_argument("--quick", action="store_true", help="the quick preset")
-    r = sub.add_parser("run", help="run an experiment (NAME or FILE.toml)")
-    r.add_argument("target", metavar="NAME|FILE.toml")
+def _add_run_arguments(r: argparse.ArgumentParser, *, target: bool = True) -> None:
+    if target:
+        r.add_argument("target", metavar="NAME|FILE.toml|STUDY.py|module:NAME")
     r.add_argument("--quick", action="store_true", help="the quick preset (≤ 2 min on 2 cores)")
     r.add_argument("--preset", default="default")
     r.add_argument("--seeds", type=int, default=None, help="number of seeds")
@@ -141,9 +177,38 @@ def build_subparser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default: ganflow-runs/NAME)")
     r.add_argument("--overwrite", action="store_true", help="replace a finished run in DIR")
-    for q in (r,):
-        q.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="progress bar (default: on a terminal)")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run in DIR if it holds this config (re-submitting the "
+                        "same command on a cluster)")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: on a terminal)")
+    g = r.add_argument_group("devices and hosts (seeds are sharded over every device)")
+    g.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                   help="N CPU devices (one per core), set before jax starts")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0 of a multi-host job (jax.distributed)")
+    g.add_argument("--num-processes", type=int, default=None)
+    g.add_argument("--process-id", type=int, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The one parser of the `ganflow` command and of `scripts/run_*.py`."""
+    p = _Parser(
+        prog="ganflow",
+        description="GAN training as a dynamical system: ganflow's studies. Without a command, "
+                    "runs the suite of small-game experiments (spectra, atlas, sde, "
+                    "weak-error) into ganflow-output/ (ganflow run suite --help).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub.add_parser("list", help="the registered studies, a line each")
+    s = sub.add_parser("show", help="a study's config as TOML, ready to edit")
+    s.add_argument("name")
+    s.add_argument("--preset", default="default")
+    s.add_argument("--quick", action="store_true", help="the quick preset")
+    r = sub.add_parser("run", help="run a study: NAME, FILE.toml, path/to/study.py or "
+                                   "module:NAME")
+    _add_run_arguments(r)
     m = sub.add_parser("resume", help="finish an interrupted run")
     m.add_argument("dir")
     m.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
@@ -152,146 +217,51 @@ def build_subparser() -> argparse.ArgumentParser:
     return p
 
 
-# ---------------------------------------------------------------------------------------------
-# the main job
-
-
-def build_parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {n}" for n in MAIN_JOB)
-    parser = _Parser(
-        prog="ganflow",
-        description="GAN training as a dynamical system. Without a command: the main job runs "
-                    "the experiments below (default presets) and writes OUT/report.md linking "
-                    "each experiment's own report. Commands: " + ", ".join(COMMANDS)
-                    + " (ganflow list shows every experiment).",
-        epilog=f"main-job experiments (default: all, in this order):\n{listing}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"output folder (default: ./{DEFAULT_OUT}/)")
-    parser.add_argument("--quick", action="store_true", help="the quick preset everywhere")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only these experiments (repeat or separate by commas)")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
-    parser.add_argument("--eta", type=float, default=None,
-                        help="learning rate h of the spectra experiment")
-    return parser
-
-
-def _main_job(argv: Sequence[str]) -> int:
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    names = list(MAIN_JOB)
+def _suite_argv(argv: Sequence[str]) -> list[str]:
+    """`ganflow [--out DIR] [--quick] [--only NAME ...] [--seed N] [--eta H]` as
+    `ganflow run suite ...` (the default job is the study `suite`)."""
+    p = _Parser(prog="ganflow", description="The default job: ganflow run suite (see "
+                "ganflow --help for the commands).")
+    p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+                   help=f"output folder (default: ./{DEFAULT_OUT}/)")
+    p.add_argument("--quick", action="store_true", help="the quick preset everywhere")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="run only these experiments (repeat or separate by commas)")
+    p.add_argument("--seed", type=int, default=None, help="PRNG seed (default: 0)")
+    p.add_argument("--eta", type=float, default=None,
+                   help="learning rate h of the spectra experiment")
+    ns = p.parse_args(argv)
+    out = ["run", "suite", "--out", ns.out, "--overwrite"]
+    if ns.quick:
+        out += ["--set", "preset=quick"]
     if ns.only:
         wanted = [v.strip() for value in ns.only for v in value.split(",") if v.strip()]
-        unknown = [w for w in wanted if w not in MAIN_JOB]
-        if unknown:
-            parser.error(f"unknown experiment {', '.join(map(repr, unknown))} "
-                         f"(choose from {', '.join(MAIN_JOB)})")
-        names = [n for n in MAIN_JOB if n in wanted]
-    if ns.seed < 0:
-        parser.error(f"--seed must be >= 0, got {ns.seed}")
-    from .._checks import ensure_writable_folder
-    from ..engine import atomic_write_bytes
-    from ._registry import check_folder, get_experiment, make_config
-    from ._runner import run_experiment
-
-    out = Path(ns.out)
-    try:
-        ensure_writable_folder(out)
-    except ValueError as e:
-        parser.error(str(e))
-    _x64()
-    rows, failed = [], []
-    print(f"ganflow: main job into {out}", flush=True)
-    for name in names:
-        exp = get_experiment(name)
-        config = exp.preset("quick" if ns.quick else "default")
-        overrides = {"seed": ns.seed}
-        if ns.eta is not None and name == "spectra":
-            overrides["eta"] = ns.eta
-        try:
-            config = make_config(exp, overrides, base=config, origin="command line")
-        except ConfigError as e:
-            parser.error(str(e))
-        folder = out / name
-        print(f"[{name}] running ...", flush=True)
-        start = time.perf_counter()
-        try:
-            check_folder(folder, overwrite=True, resume=False)
-            report = run_experiment(exp, config, folder, RunOptions(overwrite=True))
-        except Exception as err:  # record it and carry on with the others
-            seconds = time.perf_counter() - start
-            failed.append(name)
-            text = "".join(traceback.format_exception(err)).rstrip()
-            rows.append((name, exp, seconds, None, text))
-            print(f"[{name}] FAILED after {seconds:.1f} s: {type(err).__name__}: {err}",
-                  file=sys.stderr, flush=True)
-            continue
-        seconds = time.perf_counter() - start
-        rows.append((name, exp, seconds, report, None))
-        print(f"[{name}] done in {seconds:.1f} s: {report}", flush=True)
-        # rewritten after every experiment: an interrupted main job keeps what finished
-        atomic_write_bytes(out / "report.md", _main_report(rows, ns).encode())
-    atomic_write_bytes(out / "report.md", _main_report(rows, ns).encode())
-    print(f"ganflow: report at {(out / 'report.md').resolve()}", flush=True)
-    if failed:
-        print(f"ganflow: {len(failed)} experiment(s) failed: {', '.join(failed)}",
-              file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
-def _main_report(rows, ns) -> str:
-    import platform
-
-    import jax
-
-    from ._report import markdown_table
-
-    lines = [
-        "# ganflow report",
-        "",
-        f"Main job on {platform.node() or 'this host'} (Python {platform.python_version()}, "
-        f"jax {jax.__version__}, {jax.default_backend()} backend); "
-        f"{'quick presets' if ns.quick else 'default presets'}, seed {ns.seed}.",
-        "",
-        "Conventions (stated in full in each report; derived in the ganflow repository's "
-        "docs/conventions.md): the state is x = (θ, ω), generator first; the field is "
-        "b0 = (−∇_θΦ, +∇_ωΦ) and J = ∂b0/∂x its Jacobian; simultaneous GD is x ← x + h b0, "
-        "alternating GD moves the discriminator first.",
-        "",
-        markdown_table(
-            ["experiment", "status", "seconds", "report", "reproduces"],
-            [[n, "failed" if err else "ok", f"{s:.1f}",
-              "" if rep is None else f"[{n}/report.md]({n}/report.md)", exp.reproduces]
-             for n, exp, s, rep, err in rows]),
-        "",
-    ]
-    for n, _exp, _s, rep, err in rows:
-        lines += [f"## {n}", ""]
-        if err:
-            lines += ["**This experiment failed**; the others ran on. The error:", "",
-                      "```text", err, "```", ""]
-            continue
-        body = Path(rep).read_text().split("\n## Configuration")[0]
-        body = body.split("\n", 1)[1] if body.startswith("# ") else body
-        lines += [body.replace("](", f"]({n}/").replace(f"]({n}/http", "](http").strip(), ""]
-    return "\n".join(lines) + "\n"
+        out += ["--set", "experiments=" + ",".join(wanted)]
+    if ns.seed is not None:
+        out += ["--set", f"seed={ns.seed}"]
+    if ns.eta is not None:
+        out += ["--set", f"eta={ns.eta!r}"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ganflow` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in COMMANDS:
-            ns = build_subparser().parse_args(argv)
-            handler = {"list": _cmd_list, "show": _cmd_show, "run": _cmd_run,
-                       "resume": _cmd_resume, "report": _cmd_report}[ns.command]
-            return handler(ns)
-        return _main_job(argv)
+        if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
+            argv = _suite_argv(argv)
+        ns = build_parser().parse_args(argv)
+        if ns.command is None:
+            build_parser().print_help()
+            return 0
+        handler = {"list": _cmd_list, "show": _cmd_show, "run": _cmd_run,
+                   "resume": _cmd_resume, "report": _cmd_report}[ns.command]
+        return handler(ns)
     except BrokenPipeError:  # `ganflow list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except StudyFailed as err:
+        print(f"ganflow: {err}", file=sys.stderr)
         return 1
     except (ConfigError, ValueError, OSError) as err:
         print(f"ganflow: error: {err}", file=sys.stderr)
@@ -300,6 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganflow: interrupted; finished work is saved (ganflow resume DIR continues a "
               "run)", file=sys.stderr)
         return 130
+
+
+def batch_main(name: str, argv: Sequence[str] | None = None) -> int:
+    """`scripts/run_<name>.py`: `ganflow run NAME` with the same parser and options (the
+    devices and hosts included)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        return main(["run", "--help"])
+    return main(["run", name, *argv])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,10 @@ class Experiment:
     presets: Mapping[str, Mapping[str, Any]]
     quick_runtime: str
     full_runtime: str = "?"
+    source: str | None = None
+    """Where a study defined outside ganflow was loaded from (`path/to/study.py` or
+    `package.module`), recorded in `config.toml` so that `ganflow resume`/`report` find it;
+    set by `load_study`."""
 
     def __post_init__(self):
         if not dataclasses.is_dataclass(self.config):
@@ -96,6 +100,77 @@ def register(experiment: Experiment) -> Experiment:
         raise ValueError(f"experiment {experiment.name!r} is registered twice")
     REGISTRY[experiment.name] = experiment
     return experiment
+
+
+class StudyFailed(RuntimeError):
+    """A study finished with failures it has recorded (the `suite` study when one of its
+    experiments failed): the command prints one line and exits with status 1."""
+
+
+def load_study(target: str) -> Experiment:
+    """A study defined in the researcher's own code, registered on loading:
+
+    - `path/to/study.py` (the file calls `register(Experiment(...))`; a file registering
+      several names one with `path/to/study.py:NAME`);
+    - `package.module:NAME`, an importable module and either a registered name or an
+      `Experiment` object of that module.
+
+    The experiment comes back with its `source`, which `config.toml` records."""
+    import importlib
+    import importlib.util
+    import sys
+
+    path_part, _, name = target.partition(":") if not (
+        len(target) > 1 and target[1] == ":") else (target, "", "")
+    if path_part.endswith(".py"):
+        path = Path(path_part).resolve()
+        if not path.is_file():
+            raise ConfigError(f"study file {path_part} does not exist")
+        before = set(REGISTRY)
+        module_name = f"ganflow_study_{path.stem}_{abs(hash(str(path))):x}"
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except Exception as e:
+                del sys.modules[module_name]
+                raise ConfigError(f"{path_part} failed to load: {type(e).__name__}: {e}") from e
+        new = sorted(set(REGISTRY) - before) or [
+            n for n, e in REGISTRY.items() if e.source == str(path)]
+        if name:
+            if name not in REGISTRY:
+                raise ConfigError(f"{path_part} registers no study {name!r} "
+                                  f"(it registers: {', '.join(new) or 'nothing'})")
+            chosen = name
+        elif len(new) == 1:
+            chosen = new[0]
+        else:
+            raise ConfigError(
+                f"{path_part} registers {'no study' if not new else ', '.join(new)}; "
+                + ("call register(Experiment(...)) in it" if not new else
+                   f"choose one with {path_part}:NAME"))
+        exp = dataclasses.replace(REGISTRY[chosen], source=str(path))
+        REGISTRY[chosen] = exp
+        return exp
+    if not name:
+        raise ConfigError(f"{target!r}: expected NAME, FILE.toml, path/to/study.py or "
+                          "module:NAME")
+    try:
+        module = importlib.import_module(path_part)
+    except ImportError as e:
+        raise ConfigError(f"cannot import {path_part}: {e}") from None
+    obj = getattr(module, name, None)
+    if isinstance(obj, Experiment):
+        if obj.name not in REGISTRY:
+            register(obj)
+        name = obj.name
+    if name not in REGISTRY:
+        raise ConfigError(f"{path_part} defines no study {name!r}")
+    exp = dataclasses.replace(REGISTRY[name], source=path_part)
+    REGISTRY[name] = exp
+    return exp
 
 
 def _load_all() -> dict[str, Experiment]:
@@ -271,6 +346,8 @@ def config_to_toml(experiment: Experiment, config: Any, preset: str | None = Non
         "# run it with: ganflow run THIS_FILE.toml [--set key=value ...]",
         f'experiment = "{experiment.name}"',
     ]
+    if experiment.source:
+        lines.append(f"source = {_toml_value(experiment.source)}")
     if preset:
         lines.append(f"# from preset {preset!r}")
     doc = _field_docs(experiment.config)
@@ -305,6 +382,12 @@ def load_toml(path: Path) -> tuple[Experiment, dict[str, Any]]:
     if not isinstance(name, str):
         raise ConfigError(f'{path} has no `experiment = "NAME"` line')
     data.pop("preset", None)
+    source = data.pop("source", None)
+    if source is not None:
+        if not isinstance(source, str):
+            raise ConfigError(f"{path}: source must be a string, got {source!r}")
+        target = f"{source}:{name}"
+        return load_study(target), data
     return get_experiment(name), data
 
 

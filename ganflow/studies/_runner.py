@@ -2,8 +2,8 @@
 
 import dataclasses
 import datetime
-import math
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
