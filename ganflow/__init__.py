@@ -47,7 +47,6 @@ from .continuous import (
     GradientNoise as GradientNoise,
     cao_guo_sde as cao_guo_sde,
     sde_ensemble as sde_ensemble,
-    sga_ensemble as sga_ensemble,
     solve_ode as solve_ode,
     solve_sde as solve_sde,
 )
@@ -138,6 +137,7 @@ from .training import (
     mounjid_guo as mounjid_guo,
     run as run,
     scale_by_mounjid_guo as scale_by_mounjid_guo,
+    sgda_ensemble as sgda_ensemble,
 )
 
 __version__ = "0.1.0"

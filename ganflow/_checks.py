@@ -123,3 +123,30 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of {sorted(choices)}")
     return value
+
+
+def check_keys(keys: Any) -> Any:
+    """Checks that `keys` is a 1-D array of typed PRNG keys (one per seed) and returns it."""
+    keys = jnp.asarray(keys) if not hasattr(keys, "dtype") else keys
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        if keys.ndim != 1:
+            raise ValueError(f"keys must be a 1-D array of keys (one per seed), got {keys.shape}")
+        return keys
+    raise ValueError(
+        "keys must be a 1-D array of typed keys, e.g. jax.random.split(jax.random.key(0), n)"
+    )
+
+
+def check_seed_x0(x0: Any, num_seeds: int, batched: bool) -> None:
+    """Checks an ensemble's initial state: a pair (θ, ω) of pytrees, and with `batched=True` a
+    leading seed axis of size `num_seeds` on every leaf."""
+    if not batched:
+        check_state(x0, "x0")
+        return
+    check_state(x0, "x0")
+    for a in jax.tree_util.tree_leaves(x0):
+        if jnp.ndim(a) == 0 or jnp.shape(a)[0] != num_seeds:
+            raise ValueError(
+                f"batched_x0=True needs a leading seed axis of size {num_seeds} on every leaf; "
+                f"got a leaf of shape {jnp.shape(a)}"
+            )

@@ -234,7 +234,7 @@ def test_ensemble_moments_match_euler_maruyama_exactly(lq_data):
     # one SGA step (eq. 7): mean x + η b0, covariance (η²/B) Σ
     # (one batch for both players, so the θ–ω block is η²/B Cov(g_θ^i, g_ω^i) = −η²/B Cov(c, a):
     # eq. 9's blockdiag Σ leaves it out, Cao–Guo's independent Brownian motions)
-    one = gc.sga_ensemble(lq_example, X0, eta, B, 1, keys, data=lq_data)
+    one = gf.sgda_ensemble(lq_example, X0, eta, B, 1, keys, data=lq_data)
     d = np.concatenate([np.asarray(one.xs[0][:, -1]), np.asarray(one.xs[1][:, -1])], axis=1)
     m1 = np.concatenate([np.asarray(X0[0]), np.asarray(X0[1])]) + eta * lq_b0_numpy(X0, lq_data)
     a, cc = (np.asarray(v) for v in lq_data)
@@ -253,7 +253,7 @@ def test_discrete_schemes_full_batch_are_exact_gda(lq_data):
     eta, steps = 0.1, 5
     keys = jax.random.split(jax.random.key(0), 2)
     for scheme in ["simultaneous", "alternating"]:
-        sol = gc.sga_ensemble(
+        sol = gf.sgda_ensemble(
             lq_example, X0, eta, None, steps, keys, scheme=scheme, data=lq_data, save_every=1
         )
         x = [np.asarray(X0[0]), np.asarray(X0[1])]
@@ -365,9 +365,9 @@ def test_bad_input_raises_value_error(lq_data):
     with pytest.raises(ValueError, match="eta"):
         gc.cao_guo_sde(lq_example, -0.1, 8, data=lq_data)
     with pytest.raises(ValueError, match="eta"):
-        gc.sga_ensemble(lq_example, X0, 0.0, 8, 3, keys, data=lq_data)
+        gf.sgda_ensemble(lq_example, X0, 0.0, 8, 3, keys, data=lq_data)
     with pytest.raises(ValueError, match="batch_size B"):
-        gc.sga_ensemble(lq_example, X0, 0.1, -2, 3, keys, data=lq_data)
+        gf.sgda_ensemble(lq_example, X0, 0.1, -2, 3, keys, data=lq_data)
     sde = gc.cao_guo_sde(lq_example, 0.1, 8, data=lq_data)
     with pytest.raises(ValueError, match="t1 must be > t0"):
         gc.sde_ensemble(sde, X0, 1.0, 1.0, dt=0.1, keys=keys)
@@ -425,7 +425,7 @@ def test_diverging_sga_seed_is_reported_not_raised():
     game = gf.DiracGAN("wgan")
     x0 = game.make_state(jnp.array([1.0, 1e307]), jnp.array([1.0, 1e307]))
     keys = jax.random.split(jax.random.key(0), 2)
-    sol = gc.sga_ensemble(game, x0, 0.5, None, 40, keys, batched_x0=True, save_every=10)
+    sol = gf.sgda_ensemble(game, x0, 0.5, None, 40, keys, batched_x0=True, save_every=10)
     assert sol.messages == ["successful", "diverged"]
     r = np.hypot(np.asarray(sol.xs[0].theta[0, -1]), np.asarray(sol.xs[1].psi[0, -1]))
     np.testing.assert_allclose(r, np.sqrt(2) * (1 + 0.25) ** 20, rtol=1e-12)

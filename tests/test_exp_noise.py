@@ -10,9 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganflow.continuous import sde_ensemble, sga_ensemble
+from ganflow.continuous import sde_ensemble
 from ganflow.engine import Sweep, run_ensemble
-from ganflow.experiments import RunOptions, make_config, open_results, run_experiment
 from ganflow.experiments._exp_noise import (
     FDR_SCHEDULE,
     PROCESSES,
@@ -23,6 +22,8 @@ from ganflow.experiments._exp_noise import (
     neural_setting,
     weak_adjoints,
 )
+from ganflow.studies import RunOptions, make_config, open_results, run_experiment
+from ganflow.training import sgda_ensemble
 
 _tmap = jax.tree_util.tree_map
 
@@ -83,7 +84,7 @@ def test_adjoints_are_derivatives_of_the_noise_free_path():
 
 
 def test_alternating_members_follow_the_library_schemes():
-    """A member's alternating SGDA path is `sga_ensemble`'s (independent batches, eq. 6) and its
+    """A member's alternating SGDA path is `sgda_ensemble`'s (independent batches, eq. 6) and its
     SDE path is `sde_ensemble`'s for the SDE (10) of `cao_guo_sde` with the Heun drift, seed by
     seed (same keys); zero control-variate tables leave f untouched."""
     s = _tiny_setting()
@@ -103,7 +104,7 @@ def test_alternating_members_follow_the_library_schemes():
     res = run_ensemble(make, Sweep(seeds=keys, axes={"eta": [0.4], "process": list(PROCESSES)}),
                        2)
     f = res.dataset["f"].isel(step=-1, eta=0).values  # (seed, process, J, F)
-    sol = sga_ensemble(s.game, s.x0, 0.4, B, 2, keys, scheme="alternating", data=s.data)
+    sol = sgda_ensemble(s.game, s.x0, 0.4, B, 2, keys, scheme="alternating", data=s.data)
     ref = jax.vmap(s.tests)(_tmap(lambda a: a[:, -1], sol.xs))
     np.testing.assert_allclose(f[:, 0, -1], ref, rtol=1e-12, atol=1e-14)
     sde = make("sde").sde(0.4)

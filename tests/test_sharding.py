@@ -51,7 +51,7 @@ def run_all(shard=None):
     dfx = gc.sde_ensemble(
         sde, x0, 0.0, 1.0, dt=0.05, keys=keys, save_every=5, method="diffrax", shard=shard
     )
-    sga = gc.sga_ensemble(
+    sga = gf.sgda_ensemble(
         game, game.make_state(jnp.linspace(0.5, 1.5, 20), jnp.ones(20)), 0.1, 4, 10, keys,
         scheme="alternating", batched_x0=True, shard=shard,
     )

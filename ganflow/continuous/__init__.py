@@ -1,5 +1,6 @@
-"""Continuous time: diffrax ODEs, the Cao–Guo SDEs (eqs. 9, 10, 13), ensembles over seeds
-(sharded over devices), and the matching discrete stochastic schemes (Cao–Guo eqs. 5–7)."""
+"""Continuous time: diffrax ODEs, the Cao–Guo SDEs (eqs. 9, 10, 13) and their ensembles over
+seeds (sharded over devices). The discrete stochastic schemes they approximate (Cao–Guo eqs. 5–7)
+are `ganflow.training.sgda_ensemble`."""
 
 from ._diffusion import (
     AbstractDiffusion as AbstractDiffusion,
@@ -8,7 +9,6 @@ from ._diffusion import (
     GradientNoise as GradientNoise,
     MatrixFreeDiffusion as MatrixFreeDiffusion,
 )
-from ._discrete import sga_ensemble as sga_ensemble
 from ._ode import gradient_flow as gradient_flow, solve_ode as solve_ode
 from ._random import (
     CounterBrownianPath as CounterBrownianPath,
@@ -17,6 +17,7 @@ from ._random import (
 )
 from ._sde import (
     SDE as SDE,
+    batch_mean_objective as batch_mean_objective,
     cao_guo_sde as cao_guo_sde,
     sde_ensemble as sde_ensemble,
     solve_sde as solve_sde,

@@ -41,8 +41,10 @@ import numpy as np
 from .._checks import (
     check_choice,
     check_int_at_least,
+    check_keys,
     check_positive,
     check_same_structure,
+    check_seed_x0,
     check_state,
 )
 from ..dynamics import Objective, as_objective, modified_field, vector_field
@@ -90,7 +92,10 @@ class SDE(eqx.Module):
         self.diffusion.check(x)
 
 
-def _batch_mean_objective(example: Objective) -> Objective:
+def batch_mean_objective(example: Objective) -> Objective:
+    r"""The minibatch objective of a per-example objective: $(θ, ω, \mathcal B) ↦$ the mean of
+    `example` over the examples of the batch $\mathcal B$ (leading axis), for each player
+    (Cao–Guo eq. 4: b0 on a minibatch is the field of this objective)."""
     def mean(fn):
         def batch_fn(theta, omega, batch):
             return jnp.mean(jax.vmap(lambda e: fn(theta, omega, e))(batch))
@@ -140,7 +145,7 @@ def cao_guo_sde(
             raise ValueError("population=True needs a game with an exact population objective")
         b0, args = game.vector_field(population=True), ()
     else:
-        b0, args = vector_field(_batch_mean_objective(example)), (data,)
+        b0, args = vector_field(batch_mean_objective(example)), (data,)
     if callable(drift):
         field = drift
     else:
@@ -174,34 +179,6 @@ def _time_grid(t0: Any, t1: Any, dt: Any, save_every: int | None) -> tuple[int, 
     if n_steps % save_every:
         raise ValueError(f"save_every={save_every} must divide the number of steps {n_steps}")
     return n_steps, save_every
-
-
-def _check_keys(keys: Any) -> Any:
-    keys = jnp.asarray(keys) if not hasattr(keys, "dtype") else keys
-    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
-        if keys.ndim != 1:
-            raise ValueError(f"keys must be a 1-D array of keys (one per seed), got {keys.shape}")
-        return keys
-    raise ValueError(
-        "keys must be a 1-D array of typed keys, e.g. jax.random.split(jax.random.key(0), n)"
-    )
-
-
-def _check_x0(x0: Any, num_seeds: int, batched: bool) -> None:
-    if not batched:
-        check_state(x0, "x0")
-        return
-    check_state(x0, "x0")
-    for a in jax.tree_util.tree_leaves(x0):
-        if jnp.ndim(a) == 0 or jnp.shape(a)[0] != num_seeds:
-            raise ValueError(
-                f"batched_x0=True needs a leading seed axis of size {num_seeds} on every leaf; "
-                f"got a leaf of shape {jnp.shape(a)}"
-            )
-
-
-def _one_x0(x0: Any, batched: bool) -> Any:
-    return _tmap(lambda a: a[0], x0) if batched else x0
 
 
 def _solver_levy(solver: Any) -> type:
@@ -430,9 +407,9 @@ def sde_ensemble(
     if not isinstance(sde, SDE):
         raise ValueError(f"sde must be a ganflow SDE (see cao_guo_sde), got {type(sde).__name__}")
     n_steps, save_every = _time_grid(t0, t1, dt, save_every)
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     num = keys.shape[0]
-    _check_x0(x0, num, batched_x0)
+    check_seed_x0(x0, num, batched_x0)
     check_choice("method", method, ("auto", "scan", "diffrax"))
     check_choice("brownian", brownian, ("counter", "unsafe", "virtual"))
     solver = diffrax.Euler() if solver is None else solver

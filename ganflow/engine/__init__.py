@@ -1,9 +1,10 @@
 r"""The ensemble engine: seeds × hyper-parameters in one compiled call on any backend,
 resumable after a kill, results as labelled data (`xarray` over a `zarr` store).
 
-Every ensemble in ganflow (`ganflow.training.run`, `ganflow.continuous.sde_ensemble` and
-`sga_ensemble`, the convergence atlas, the experiments of the `ganflow` command) runs through
-`run_ensemble`. Write your own member as an `AbstractProblem` to use it directly:
+Every ensemble in ganflow (`ganflow.training.run` and `sgda_ensemble`,
+`ganflow.continuous.sde_ensemble`, the convergence atlas, the experiments of the `ganflow`
+command) runs through `run_ensemble`. Write your own member as an `AbstractProblem` to use it
+directly:
 
 ```python
 class Walk(ganflow.engine.AbstractProblem):

@@ -31,6 +31,7 @@ from ._schemes import (
     make_scheme as make_scheme,
     robbins_monro as robbins_monro,
 )
+from ._sgda import MinibatchDraw as MinibatchDraw, sgda_ensemble as sgda_ensemble
 from ._wganqc import (
     WGANQC as WGANQC,
     OTTargets as OTTargets,

@@ -1,6 +1,6 @@
 """Cost of the `sde-neural` ensembles (issue 10, Performance), printed as one JSON object.
 
-1. Per seed-step, through the engine (`sga_ensemble`, `sde_ensemble` fast path), float64, the
+1. Per seed-step, through the engine (`sgda_ensemble`, `sde_ensemble` fast path), float64, the
    experiment's MLP GAN (tanh, ring of 8 Gaussians): one minibatch simultaneous SGDA step (B
    examples) and one Euler–Maruyama step of the SDE (9) with the Σ factor (`cao_guo_sde`,
    `GradientNoise`: drift over the n examples of the data set plus one VJP per player for
@@ -30,8 +30,9 @@ jax.config.update("jax_enable_x64", True)
 
 from _common import emit, time_interleaved  # noqa: E402
 
-from ganflow.continuous import cao_guo_sde, sde_ensemble, sga_ensemble  # noqa: E402
+from ganflow.continuous import cao_guo_sde, sde_ensemble  # noqa: E402
 from ganflow.experiments._exp_noise import HeunDrift, neural_setting  # noqa: E402
+from ganflow.training import sgda_ensemble  # noqa: E402
 
 
 def per_step_section(seeds, steps, repeats, width, depth, batch, n_exp, eta, substeps):
@@ -45,8 +46,8 @@ def per_step_section(seeds, steps, repeats, width, depth, batch, n_exp, eta, sub
         if not fns:
             for scheme in ("simultaneous", "alternating"):
                 def sgda(s=s, scheme=scheme):
-                    return sga_ensemble(s.game, s.x0, eta, batch, steps, keys, data=s.data,
-                                        scheme=scheme).xs
+                    return sgda_ensemble(s.game, s.x0, eta, batch, steps, keys, data=s.data,
+                                         scheme=scheme).xs
                 fns[f"sgda_{scheme}"] = sgda
         dt = eta / substeps
         for label, drift in (("sde_eq9_euler", "simultaneous"),

@@ -1,5 +1,6 @@
 r"""The discrete stochastic schemes that the Cao–Guo SDEs approximate (Cao–Guo §2), as
-ensembles over seeds with the SDEs' seed machinery.
+ensembles over seeds (`sgda_ensemble`) that return the SDEs' solution type
+(`ganflow.continuous.SDESolution`).
 
 With $b^{\mathcal B}(x) = (-g_θ^{\mathcal B}, g_ω^{\mathcal B})$ the field b0 on a minibatch
 $\mathcal B$ of B examples (Cao–Guo eq. 4):
@@ -29,19 +30,28 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._checks import check_choice, check_int_at_least, check_positive, check_state
+from .._checks import (
+    check_choice,
+    check_int_at_least,
+    check_keys,
+    check_positive,
+    check_seed_x0,
+    check_state,
+)
+from ..continuous import SDESolution, batch_mean_objective
 from ..dynamics import as_objective, vector_field
 from ..engine import RESULTS
-from ..training import AlternatingGDA, SimultaneousGDA, run
-from ._sde import _batch_mean_objective, _check_keys, _check_x0, _one_x0
-from ._solution import SDESolution
+from ._run import run
+from ._schemes import AlternatingGDA, SimultaneousGDA
 
 _tmap = jax.tree_util.tree_map
 
 
-class _Draw(eqx.Module):
-    """Draws one minibatch: B indices with replacement from `data`, or `game.sample`, or the
-    full batch (`batch_size=None`)."""
+class MinibatchDraw(eqx.Module):
+    r"""Draws one minibatch (Cao–Guo §2): `batch_size` indices B drawn uniformly with
+    replacement from the finite data set `data` (leading example axis), or `game.sample(key, B)`
+    when `data` is None; `batch_size=None` is the full batch (`data` itself, or None for a
+    population game). Called as `draw(key)`."""
 
     data: Any
     game: Any
@@ -59,7 +69,7 @@ class _Draw(eqx.Module):
         return self.game.sample(key, self.batch_size)
 
 
-def sga_ensemble(
+def sgda_ensemble(
     game: Any,
     x0: Any,
     eta: float,
@@ -110,17 +120,17 @@ def sga_ensemble(
         raise ValueError(f"save_every={save_every} must divide num_steps={num_steps}")
     if batch_size is not None:
         batch_size = check_int_at_least("batch_size B", batch_size, 1)
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     num = keys.shape[0]
-    _check_x0(x0, num, batched_x0)
-    check_state(_one_x0(x0, batched_x0), "x0")
+    check_seed_x0(x0, num, batched_x0)
+    check_state(_tmap(lambda a: a[0], x0) if batched_x0 else x0, "x0")
     is_game = hasattr(game, "example_objective") and hasattr(game, "sample")
 
     if data is not None:
         leaves = jax.tree_util.tree_leaves(data)
         if not leaves or any(jnp.ndim(a) == 0 for a in leaves):
             raise ValueError("data must be a pytree of arrays with a leading example axis")
-        draw = _Draw(data, None, batch_size)
+        draw = MinibatchDraw(data, None, batch_size)
     elif is_game:
         if batch_size is None:
             if game.population() is None:
@@ -130,13 +140,13 @@ def sga_ensemble(
             if field is not None:
                 raise ValueError("a custom field with batch_size=None needs data")
             field = game.vector_field(population=True)  # b(x): no batch argument
-        draw = _Draw(None, game, batch_size)
+        draw = MinibatchDraw(None, game, batch_size)
     else:
         raise ValueError("pass data (a batch of examples) or a game with a sampler")
 
     if field is None:
         example = game.example_objective if is_game else as_objective(game)
-        field = vector_field(_batch_mean_objective(example))
+        field = vector_field(batch_mean_objective(example))
     if not callable(field):
         raise ValueError("field must be a minibatch vector field b(x, batch)")
 
@@ -159,4 +169,4 @@ def sga_ensemble(
     if throw and bool(np.any(np.asarray(status) != RESULTS.successful)):
         raise RuntimeError("an ensemble member failed (status != successful): "
                            f"{RESULTS.summary(status)}")
-    return SDESolution(ts, sol.xs, status, t_bad, None, f"sga-{scheme}", sol.dataset)
+    return SDESolution(ts, sol.xs, status, t_bad, None, f"sgda-{scheme}", sol.dataset)
