@@ -14,7 +14,7 @@ class NoisyContraction(AbstractProblem):
     size: int = eqx.field(static=True, default=3)
     vectorised = False
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         return jnp.ones((self.size,))
 
     def step(self, x, key, t, params):
@@ -36,7 +36,7 @@ class MatrixWalk(AbstractProblem):
 
     vectorised = False
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         return jax.random.normal(key, (48, 48)) / 48.0
 
     def step(self, a, key, t, params):

@@ -17,7 +17,16 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ganflow.engine import RESULTS, Axis, Sweep, default_chunk, run_ensemble, seed_keys
+from ganflow.engine import (
+    RESULTS,
+    Axis,
+    Execution,
+    RunFolder,
+    Sweep,
+    default_chunk,
+    run_ensemble,
+    seed_keys,
+)
 from tests.engine_problems import MatrixWalk, NoisyContraction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +71,8 @@ def test_static_and_traced_axes_cases_and_divergence():
 def test_seed_path_is_a_function_of_its_key_alone_chunked_or_not():
     sweep = Sweep(seeds=5, axes={"eta": [0.1, 0.3], "sigma": [0.5, 1.0]})
     full = run_ensemble(NoisyContraction(), sweep, 20, save_every=5).dataset
-    chunked = run_ensemble(NoisyContraction(), sweep, 20, save_every=5, chunk=2).dataset
+    chunked = run_ensemble(NoisyContraction(), sweep, 20, save_every=5,
+                           execution=Execution(chunk=2)).dataset
     np.testing.assert_array_equal(full["x"].values, chunked["x"].values)
     alone = run_ensemble(
         NoisyContraction(), Sweep(seeds=[3], axes={"eta": [0.3], "sigma": [1.0]}), 20,
@@ -70,13 +80,14 @@ def test_seed_path_is_a_function_of_its_key_alone_chunked_or_not():
     ).dataset
     np.testing.assert_array_equal(alone["x"].values[0, 0, 0], full["x"].values[3, 1, 1])
     # segments (any number of compiled calls) give the same numbers
-    seg = run_ensemble(NoisyContraction(), sweep, 20, save_every=5, segment_saves=1).dataset
+    seg = run_ensemble(NoisyContraction(), sweep, 20, save_every=5,
+                       execution=Execution(segment_saves=1)).dataset
     np.testing.assert_array_equal(full["x"].values, seg["x"].values)
 
 
 def test_zarr_store_is_the_dataset_and_refuses_to_overwrite(tmp_path):
     sweep = Sweep(seeds=4, axes={"eta": [0.2, 0.4]})
-    res = run_ensemble(NoisyContraction(), sweep, 8, save_every=2, out=tmp_path,
+    res = run_ensemble(NoisyContraction(), sweep, 8, save_every=2, folder=RunFolder(tmp_path),
                        config={"what": "test"})
     on_disk = xr.open_zarr(tmp_path / "results.zarr")
     for name in ("mean", "x", "status", "diverged_step"):
@@ -85,21 +96,23 @@ def test_zarr_store_is_the_dataset_and_refuses_to_overwrite(tmp_path):
     assert int(on_disk["completed_steps"]) == 8
     assert on_disk.status.attrs["flag_meanings"].split() == [r.name for r in RESULTS]
     with pytest.raises(ValueError, match="already holds results"):
-        run_ensemble(NoisyContraction(), sweep, 8, save_every=2, out=tmp_path)
+        run_ensemble(NoisyContraction(), sweep, 8, save_every=2, folder=RunFolder(tmp_path))
     with pytest.raises(ValueError, match="different run.*num_steps"):
-        run_ensemble(NoisyContraction(), sweep, 16, save_every=2, out=tmp_path, resume=True)
+        run_ensemble(NoisyContraction(), sweep, 16, save_every=2,
+                     folder=RunFolder(tmp_path, resume=True))
     # resuming a finished run returns its results
-    again = run_ensemble(NoisyContraction(), sweep, 8, save_every=2, out=tmp_path, resume=True,
-                         config={"what": "test"})
+    again = run_ensemble(NoisyContraction(), sweep, 8, save_every=2,
+                         folder=RunFolder(tmp_path, resume=True), config={"what": "test"})
     np.testing.assert_array_equal(again.dataset["x"].values, res.dataset["x"].values)
-    new = run_ensemble(NoisyContraction(), sweep, 4, save_every=2, out=tmp_path, overwrite=True)
+    new = run_ensemble(NoisyContraction(), sweep, 4, save_every=2,
+                       folder=RunFolder(tmp_path, overwrite=True))
     assert new.dataset.sizes["step"] == 3
 
 
 def test_bad_input_gets_one_clear_line(tmp_path):
     with pytest.raises(ValueError, match="cannot write to the output folder"):
         run_ensemble(NoisyContraction(), Sweep(seeds=1, axes={"eta": [0.1]}), 2,
-                     out="/proc/ganflow-cannot-write")
+                     folder=RunFolder("/proc/ganflow-cannot-write"))
     with pytest.raises(ValueError, match="1-D"):
         Sweep(seeds=2, axes={"eta": [[0.1, 0.2]]})
     with pytest.raises(ValueError, match="mixed types"):
@@ -116,6 +129,58 @@ def test_bad_input_gets_one_clear_line(tmp_path):
         Axis("eta", (True, False), static=False)
 
 
+def test_run_folder_and_execution_check_their_fields(tmp_path):
+    folder = RunFolder(tmp_path, group="main", checkpoint_every=4)
+    assert folder.store == tmp_path / "results.zarr" / "main"
+    assert folder.checkpoints == tmp_path / "checkpoints" / "main"
+    for kwargs, message in [
+        (dict(group="a/b"), "group must be a simple name"),
+        (dict(resume="yes"), "resume must be True or False"),
+        (dict(resume=True, overwrite=True), "exclude each other"),
+        (dict(checkpoint_every=0), "checkpoint_every must be >= 1"),
+        (dict(checkpoint_seconds=-1.0), "checkpoint_seconds must be > 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            RunFolder(tmp_path, **kwargs)
+    with pytest.raises(ValueError, match="path must be a directory"):
+        RunFolder(None)
+    for kwargs, message in [
+        (dict(progress="on"), "progress must be True, False or None"),
+        (dict(chunk=0), "chunk must be >= 1"),
+        (dict(shard=1), "shard must be True, False or None"),
+        (dict(segment_saves=1.5), "segment_saves must be an integer"),
+        (dict(unroll=0), "unroll must be >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Execution(**kwargs)
+    sweep = Sweep(seeds=1, axes={"eta": [0.1]})
+    with pytest.raises(ValueError, match="multiple of save_every"):
+        run_ensemble(NoisyContraction(), sweep, 8, save_every=4,
+                     folder=RunFolder(tmp_path, checkpoint_every=2))
+    with pytest.raises(ValueError, match="folder must be a ganflow.engine.RunFolder"):
+        run_ensemble(NoisyContraction(), sweep, 8, folder=str(tmp_path))
+
+
+def test_engine_imports_nothing_else_of_ganflow():
+    """The engine sits below every other subpackage: its modules import only each other and
+    ganflow._checks, and it stamps the version of the package metadata (ganflow.__version__)."""
+    import ast
+
+    import ganflow
+    from ganflow.engine._engine import _versions
+
+    for path in sorted((ROOT / "ganflow" / "engine").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = "." * node.level + (node.module or "")
+                assert node.level == 1 or target == ".._checks", f"{path.name}: {target}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                    n.name for n in node.names]
+                assert not any(n and n.split(".")[0] == "ganflow" for n in names), path.name
+    assert _versions()["ganflow_version"] == ganflow.__version__
+
+
 def test_default_chunk_from_backend_and_memory():
     # CPU: about 2^17 float32 numbers per chunk
     assert default_chunk(4 * 1000, 1000, "cpu") == 131
@@ -128,7 +193,8 @@ def test_default_chunk_from_backend_and_memory():
 
 def test_progress_bar_reports_divergence(capsys):
     sweep = Sweep(seeds=2, axes={"eta": [0.1], "mode": ["explode"]})
-    run_ensemble(NoisyContraction(), sweep, 20, save_every=5, blowup=1e3, progress=True)
+    run_ensemble(NoisyContraction(), sweep, 20, save_every=5, blowup=1e3,
+                 execution=Execution(progress=True))
     err = capsys.readouterr().err
     assert "diverged=2" in err and "20/20" in err
 
@@ -142,10 +208,10 @@ KILL_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {root!r})
     import jax
     jax.config.update("jax_enable_x64", True)
-    from ganflow.engine import Sweep, run_ensemble
+    from ganflow.engine import RunFolder, Sweep, run_ensemble
     from tests.engine_problems import MatrixWalk
     run_ensemble(MatrixWalk(), Sweep(seeds=4, axes={{"eta": [0.1, 0.2]}}), {steps}, save_every=2,
-                 checkpoint_every=4, out={out!r}, resume=True, config={{"k": 1}})
+                 folder=RunFolder({out!r}, resume=True, checkpoint_every=4), config={{"k": 1}})
     """
 )
 
@@ -179,18 +245,20 @@ def test_sigkill_then_resume_is_bitwise_equal(tmp_path):
     newest = sorted(ckpts.glob("*.eqx"))[-1]
     newest.write_bytes(newest.read_bytes()[:100])
     with pytest.warns(UserWarning, match="skipping checkpoint"):
-        resumed = run_ensemble(MatrixWalk(), sweep, steps, save_every=2, checkpoint_every=4,
-                               out=out, resume=True, config={"k": 1})
-    reference = run_ensemble(MatrixWalk(), sweep, steps, save_every=2, checkpoint_every=4,
-                             config={"k": 1})
+        resumed = run_ensemble(MatrixWalk(), sweep, steps, save_every=2,
+                               folder=RunFolder(out, resume=True, checkpoint_every=4),
+                               config={"k": 1})
+    # the uninterrupted reference runs the same segments (checkpoint_every / save_every saves)
+    reference = run_ensemble(MatrixWalk(), sweep, steps, save_every=2,
+                             execution=Execution(segment_saves=2), config={"k": 1})
     for name in ("trace", "norm", "status"):
         np.testing.assert_array_equal(resumed.dataset[name].values,
                                       reference.dataset[name].values)
     np.testing.assert_array_equal(np.asarray(resumed.final_state),
                                   np.asarray(reference.final_state))
     with pytest.raises(ValueError, match="different run.*config"):
-        run_ensemble(MatrixWalk(), sweep, steps, save_every=2, checkpoint_every=4, out=out,
-                     resume=True, config={"k": 2})
+        run_ensemble(MatrixWalk(), sweep, steps, save_every=2, config={"k": 2},
+                     folder=RunFolder(out, resume=True, checkpoint_every=4))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,10 +274,11 @@ DIST_SCRIPT = textwrap.dedent(
     jax.distributed.initialize(coordinator_address="127.0.0.1:{port}", num_processes=2,
                                process_id=int(sys.argv[1]))
     assert jax.process_count() == 2 and jax.device_count() == 2
-    from ganflow.engine import Sweep, run_ensemble
+    from ganflow.engine import RunFolder, Sweep, run_ensemble
     from tests.engine_problems import NoisyContraction
     res = run_ensemble(NoisyContraction(), Sweep(seeds=5, axes={{"eta": [0.1, 0.3],
-                       "sigma": [0.5]}}), 12, save_every=3, out={out!r}, checkpoint_every=6)
+                       "sigma": [0.5]}}), 12, save_every=3,
+                       folder=RunFolder({out!r}, checkpoint_every=6))
     print("PROCESS", jax.process_index(), res.dataset.sizes["seed"])
     """
 )

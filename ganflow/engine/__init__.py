@@ -9,14 +9,21 @@ directly:
 ```python
 class Walk(ganflow.engine.AbstractProblem):
     vectorised = False
-    def init(self, key, params): return jnp.zeros(())
+    def init(self, key, params, inputs=None): return jnp.zeros(())
     def step(self, x, key, t, params): return x + params["sigma"] * jax.random.normal(key)
     def observe(self, x, params): return {"x": x}
 
 res = ganflow.engine.run_ensemble(Walk(), Sweep(seeds=64, axes={"sigma": [0.1, 1.0]}), 100,
-                                  save_every=10, out="runs/walk")
+                                  save_every=10, folder=RunFolder("runs/walk"))
 xarray.open_zarr("runs/walk/results.zarr")   # dims (seed, sigma, step)
 ```
+
+Where results go and how an existing run there is treated is a `RunFolder` (path, group,
+resume, overwrite, checkpoint interval); how the computation is laid out is an `Execution`
+(progress bar, seeds per chunk, sharding, save points per compiled call, unrolling). Every front
+door (`training.run`, `training.run_grid`, `training.sgda_ensemble`,
+`continuous.sde_ensemble`) takes the same two objects. The engine imports no other part of
+ganflow.
 """
 
 from ._checkpoint import Checkpointer as Checkpointer, atomic_write_bytes as atomic_write_bytes
@@ -26,6 +33,7 @@ from ._engine import (
     problem_fingerprint as problem_fingerprint,
     run_ensemble as run_ensemble,
 )
+from ._options import Execution as Execution, RunFolder as RunFolder
 from ._outcome import RESULTS as RESULTS
 from ._problem import AbstractProblem as AbstractProblem
 from ._sharding import (

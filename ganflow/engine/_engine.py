@@ -20,9 +20,9 @@ reduced across members, so the other members finish exactly as they would have w
 import dataclasses
 import datetime
 import hashlib
+import importlib.metadata
 import json
 import math
-import os
 import re
 import shutil
 import sys
@@ -43,9 +43,10 @@ from .._checks import (
     ensure_writable_folder,
 )
 from ._checkpoint import Checkpointer
+from ._options import Execution, RunFolder
 from ._outcome import RESULTS
 from ._problem import AbstractProblem
-from ._sharding import SEED_AXIS, pad_seeds, seed_mesh
+from ._sharding import SEED_AXIS, pad_seeds, seed_mesh, shard_seeds
 from ._store import create_store, finish_store, open_group, read_attrs
 from ._sweep import Sweep
 
@@ -342,10 +343,17 @@ def problem_fingerprint(problem: Any) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    from .. import __version__
+def _ganflow_version() -> str:
+    """The installed ganflow's version (package metadata; the version of pyproject.toml,
+    `ganflow.__version__`, when ganflow runs from a source tree that is not installed)."""
+    try:
+        return importlib.metadata.version("ganflow")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0"
 
-    return {"ganflow_version": __version__, "jax_version": jax.__version__}
+
+def _versions() -> dict[str, str]:
+    return {"ganflow_version": _ganflow_version(), "jax_version": jax.__version__}
 
 
 def _compatible(v1: str, v2: str) -> bool:
@@ -410,15 +418,8 @@ def run_ensemble(
     num_steps: int,
     *,
     save_every: int | None = None,
-    out: str | os.PathLike | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    checkpoint_every: int | None = None,
-    checkpoint_seconds: float | None = None,
-    segment_saves: int | None = None,
-    progress: bool | None = None,
-    chunk: int | None = None,
-    shard: bool | None = None,
+    folder: RunFolder | None = None,
+    execution: Execution | None = None,
     blowup: float = 1e6,
     check: str = "step",
     time_step: float | None = None,
@@ -426,8 +427,7 @@ def run_ensemble(
     name: str = "ensemble",
     keep_final: bool = True,
     inputs: Any = None,
-    group: str | None = None,
-    unroll: int = 1,
+    **_legacy: Any,  # TEMPORARY: old keywords while the call sites move (removed when done)
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -438,32 +438,155 @@ def run_ensemble(
     - `sweep`: a `Sweep` (or a seed count);
     - `save_every`: observe every this many steps (must divide `num_steps`; default: only at
       steps 0 and `num_steps`);
-    - `out`: a directory: results stream to `out/results.zarr` and checkpoints go to
-      `out/checkpoints/`. An existing run there is resumed with `resume=True` (refused if its
-      config or ganflow version differ), replaced with `overwrite=True`, and otherwise refused;
-    - `checkpoint_every`: steps between checkpoints (a multiple of `save_every`; it is also the
-      segment length); `checkpoint_seconds`: also checkpoint at the first segment boundary
-      after this many seconds. Default with `out`: every segment;
-    - `segment_saves`: save points per compiled call (default: all of them without `out`, else
-      `checkpoint_every / save_every`, else about 1/20 of the run);
-    - `progress`: a tqdm bar (steps/s, ETA, members diverged so far); default: only on a
-      terminal;
-    - `chunk`: seeds computed together per device (default `default_chunk`); `shard`: shard the
-      seeds over all devices and hosts (default: when there is more than one device);
+    - `folder`: a `RunFolder`: results stream to its `results.zarr` (optionally a group of it),
+      checkpoints go beside them, and it says whether an existing run there is resumed or
+      replaced. Default: results in memory only;
+    - `execution`: an `Execution`: progress bar, seeds per chunk, sharding, save points per
+      compiled call, unrolling. None of it changes a number of the results;
     - `blowup`, `check`: divergence detection (see the module doc); `time_step`: adds a `time`
       coordinate `step × time_step`;
     - `config`: a JSON-able description of the run, stored in the results and compared on
       resume (with the sweep, the step budget and a fingerprint of the problem);
-    - `group`: write to the zarr group `out/results.zarr/<group>` (checkpoints in
-      `out/checkpoints/<group>`), so that one folder holds several sweeps of an experiment;
-      read it with `xarray.open_zarr(out/results.zarr/<group>)`;
-    - `unroll`: `lax.scan(unroll=...)` of the step loop (latency-bound GPU runs of tiny
-      states gain from unrolling; see scripts/benchmarks/bench_engine.py);
+    - `name`: the title of the results (and of the progress bar);
+    - `keep_final`: keep the final states in memory (`final_states`);
     - `inputs`: per-seed data for `init` (a pytree with a leading seed axis, e.g. initial
-      states): then `problem.init(key, params, inputs_of_the_seed)` is called.
+      states): then `problem.init(key, params, inputs_of_the_seed)` is called (see
+      `AbstractProblem.init`).
 
     **Returns:** an `EnsembleResult`.
     """
+    folder, execution = _from_legacy(folder, execution, _legacy)
+    if folder is not None and not isinstance(folder, RunFolder):
+        raise ValueError(f"folder must be a ganflow.engine.RunFolder, got {type(folder).__name__}")
+    execution = Execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise ValueError(
+            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
+    lay = _plan(problem, sweep, num_steps, save_every, folder, execution, blowup, check, inputs)
+    run = _open_folder(lay, folder, name, config)
+    acc = _Collected(
+        obs={}, status=np.full((lay.num_seeds,) + lay.shape, -1, np.int32),
+        dstep=np.full((lay.num_seeds,) + lay.shape, -1, np.int32),
+    )
+    bar = _progress_bar(execution.progress, lay.num_steps * len(lay.statics), name)
+    if bar is not None and run.start_cell:
+        bar.update(lay.num_steps * run.start_cell)
+    for ci in range(len(lay.makers)):
+        if ci < run.start_cell:  # finished before the interruption: results are in the store
+            acc.finals.append(None)
+            continue
+        _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_final)
+    if bar is not None:
+        bar.close()
+    return _finish(lay, run, acc, name, config, time_step)
+
+
+def _from_legacy(folder, execution, legacy):  # TEMPORARY
+    if not legacy:
+        return folder, execution
+    f = {k: legacy.pop(k) for k in ("resume", "overwrite", "checkpoint_every",
+                                     "checkpoint_seconds", "group") if k in legacy}
+    out = legacy.pop("out", None)
+    e = {k: legacy.pop(k) for k in ("progress", "chunk", "shard", "segment_saves", "unroll")
+         if k in legacy}
+    if legacy:
+        raise TypeError(f"run_ensemble() got unexpected keyword arguments {sorted(legacy)}")
+    if out is not None:
+        folder = RunFolder(out, **f)
+    elif "checkpoint_every" in f and f["checkpoint_every"] is not None and \
+            e.get("segment_saves") is None:
+        e["segment_saves"] = -f["checkpoint_every"]  # resolved against save_every below
+    if e:
+        segs = e.pop("segment_saves", None)
+        execution = Execution(**e)
+        if segs is not None:
+            object.__setattr__(execution, "segment_saves", segs)
+    return folder, execution
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver's pieces: plan, folder, one static setting, finish
+
+
+@dataclasses.dataclass
+class _Layout:
+    """The validated run: step grid, problems per static setting, devices and seed layout."""
+
+    sweep: Sweep
+    num_steps: int
+    save_every: int
+    num_saves: int
+    segment_saves: int
+    blowup: Any
+    check: str
+    unroll: int
+    chunk: int | None
+    makers: list
+    statics: list
+    traced: list
+    devices: list
+    sharded: bool
+    mesh: Any
+    pad: int
+    nproc: int
+    keys: Any  # the sweep's keys (num_seeds,)
+    keys_p: Any  # padded (and sharded) keys
+    inputs: Any  # padded (and sharded) inputs
+    total: int
+    per_process: int
+    num_local: int
+
+    @property
+    def num_seeds(self) -> int:
+        return self.keys.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.sweep.shape
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.arange(self.num_saves + 1) * self.save_every
+
+
+@dataclasses.dataclass
+class _RunState:
+    """The run folder as this run sees it (paths None without a folder) and where it starts."""
+
+    folder: RunFolder | None
+    ckpt: Checkpointer | None
+    identity: dict
+    ident_json: str
+    ident_sha: str
+    start_time: str
+    start_cell: int = 0
+    start_step: int = 0
+    store_ready: bool = False
+    last_ckpt: float = 0.0
+
+    @property
+    def store(self) -> Path | None:
+        return None if self.folder is None else self.folder.store
+
+    @property
+    def out_dir(self) -> Path | None:
+        return None if self.folder is None else Path(self.folder.path)
+
+
+@dataclasses.dataclass
+class _Collected:
+    """What the host gathers: observations, outcomes and final states."""
+
+    obs: dict[str, np.ndarray]
+    status: np.ndarray
+    dstep: np.ndarray
+    finals: list = dataclasses.field(default_factory=list)
+    diverged_total: int = 0
+
+
+def _plan(problem, sweep, num_steps, save_every, folder, execution, blowup, check, inputs):
+    """Validates the step grid, builds the problem of each static setting and lays the seeds out
+    over devices and processes (padding and sharding `inputs` like the keys)."""
     if not isinstance(sweep, Sweep):
         sweep = Sweep(seeds=sweep)
     num_steps = check_int_at_least("num_steps", num_steps, 1)
@@ -474,43 +597,29 @@ def run_ensemble(
     check_choice("check", check, ("step", "save"))
     check_positive("blowup", blowup)
     num_saves = num_steps // save_every
-    if checkpoint_every is not None:
-        checkpoint_every = check_int_at_least("checkpoint_every", checkpoint_every, 1)
-        if checkpoint_every % save_every:
-            raise ValueError(
-                f"checkpoint_every={checkpoint_every} must be a multiple of save_every={save_every}"
-            )
-    if checkpoint_seconds is not None:
-        check_positive("checkpoint_seconds", checkpoint_seconds)
+    checkpoint_every = None if folder is None else folder.checkpoint_every
+    if checkpoint_every is not None and checkpoint_every % save_every:
+        raise ValueError(
+            f"checkpoint_every={checkpoint_every} must be a multiple of save_every={save_every}"
+        )
+    segment_saves = execution.segment_saves
+    if segment_saves is not None and segment_saves < 0:  # TEMPORARY (legacy checkpoint_every)
+        segment_saves = -segment_saves // save_every
     if segment_saves is None:
         if checkpoint_every is not None:
             segment_saves = checkpoint_every // save_every
-        elif out is not None or progress:
+        elif folder is not None or execution.progress:
             segment_saves = max(1, math.ceil(num_saves / 20))
         else:
             segment_saves = num_saves
-    segment_saves = min(check_int_at_least("segment_saves", segment_saves, 1), num_saves)
+    segment_saves = min(segment_saves, num_saves)
 
     keys = sweep.keys
     num_seeds = keys.shape[0]
     statics = sweep.static_cells()
-    makers = []
-    for st in statics:
-        if isinstance(problem, AbstractProblem):
-            p = problem  # static values reach it through `params`
-        elif callable(problem):
-            p = problem(**st)
-        else:
-            p = problem
-        if not isinstance(p, AbstractProblem):
-            raise ValueError(
-                "problem must be an AbstractProblem (or, with static axes, a callable returning "
-                f"one); got {type(p).__name__}"
-            )
-        makers.append(p)
-
+    makers = [_problem_for(problem, st) for st in statics]
     devices = jax.devices()
-    sharded = (len(devices) > 1) if shard is None else bool(shard)
+    sharded = (len(devices) > 1) if execution.shard is None else bool(execution.shard)
     mesh = seed_mesh(devices) if sharded else None
     pad = pad_seeds(num_seeds, len(devices)) if sharded else 0
     nproc = jax.process_count()
@@ -526,292 +635,301 @@ def run_ensemble(
             inputs = _tmap(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]),
                            inputs)
     if sharded:
-        from ._sharding import shard_seeds
-
         keys_p = shard_seeds(keys_p, mesh)
         if inputs is not None:
             inputs = shard_seeds(inputs, mesh)
     total = num_seeds + pad
-    per_process = total // nproc
-    num_local = total // (len(devices) if sharded else 1)
+    return _Layout(
+        sweep=sweep, num_steps=num_steps, save_every=save_every, num_saves=num_saves,
+        segment_saves=segment_saves, blowup=blowup, check=check, unroll=execution.unroll,
+        chunk=execution.chunk, makers=makers, statics=statics,
+        traced=[sweep.traced_cells(st) for st in statics], devices=devices, sharded=sharded,
+        mesh=mesh, pad=pad, nproc=nproc, keys=keys, keys_p=keys_p, inputs=inputs, total=total,
+        per_process=total // nproc, num_local=total // (len(devices) if sharded else 1),
+    )
 
-    # identity of the run: compared on resume (only needed when writing a run folder)
-    identity, ident_json, ident_sha = {}, "", ""
-    if out is not None:
-        identity = {
-            "name": name,
-            "config": config or {},
-            "sweep": sweep.describe(),
-            "num_steps": num_steps,
-            "save_every": save_every,
-            "segment_saves": segment_saves,
-            "check": check,
-            "blowup": blowup,
-            "problems": [problem_fingerprint(p) for p in makers],
-            "inputs": None if inputs is None else problem_fingerprint(inputs),
-        }
-        if hasattr(sweep.seeds, "dtype"):
-            identity["seed_keys_sha256"] = hashlib.sha256(
-                np.asarray(jax.random.key_data(keys)).tobytes()).hexdigest()
-        ident_json = json.dumps(identity, sort_keys=True, default=_json_default)
-        ident_sha = hashlib.sha256(ident_json.encode()).hexdigest()
 
-    out_dir = None if out is None else Path(out)
-    if group is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(group)):
-        raise ValueError(f"group must be a simple name, got {group!r}")
-    store_path = None if out_dir is None else out_dir / STORE_NAME
-    ckpt_dir = None if out_dir is None else out_dir / CHECKPOINT_DIR
-    if group is not None and out_dir is not None:
-        store_path, ckpt_dir = store_path / group, ckpt_dir / group
-    ckpt = None
-    start_cell, start_step, resumed_meta = 0, 0, None
+def _problem_for(problem: Any, static: dict[str, Any]) -> AbstractProblem:
+    """The problem of one static setting (a callable `make(**static)` is called)."""
+    if isinstance(problem, AbstractProblem):
+        p = problem  # static values reach it through `params`
+    elif callable(problem):
+        p = problem(**static)
+    else:
+        p = problem
+    if not isinstance(p, AbstractProblem):
+        raise ValueError(
+            "problem must be an AbstractProblem (or, with static axes, a callable returning "
+            f"one); got {type(p).__name__}"
+        )
+    return p
+
+
+def _sync(tag: str, lay: _Layout) -> None:
+    """A barrier of every process (multi-host runs only)."""
+    if lay.nproc > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(tag)
+
+
+def _open_folder(lay: _Layout, folder: RunFolder | None, name: str, config: Any) -> _RunState:
+    """The run's identity (compared on resume) and its folder: a new run is cleaned out (with
+    `overwrite`), a resumed one is checked against the folder and starts at its newest valid
+    checkpoint."""
     start_time = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    if out_dir is not None:
-        ckpt = Checkpointer(ckpt_dir, jax.process_index())
-        existing = read_attrs(store_path)
-        if existing is not None and not overwrite:
-            if not resume:
-                raise ValueError(
-                    f"{out_dir} already holds results ({store_path.relative_to(out_dir)}); "
-                    "resume it with "
-                    "resume=True (ganflow resume DIR) or replace it with overwrite=True"
-                )
-            if existing["ganflow_config_sha256"] != ident_sha:
-                old = json.loads(existing.get("ganflow_identity", "{}"))
-                diff = sorted(k for k in set(old) | set(identity)
-                              if json.dumps(old.get(k), sort_keys=True, default=_json_default)
-                              != json.dumps(identity.get(k), sort_keys=True,
-                                            default=_json_default))
-                raise ValueError(
-                    f"cannot resume {out_dir}: it was written by a different run "
-                    f"(differs in: {', '.join(diff) or 'the problem'})"
-                )
-            version = _versions()["ganflow_version"]
-            if not _compatible(existing.get("ganflow_version", "?"), version):
-                raise ValueError(
-                    f"cannot resume {out_dir}: written by ganflow {existing.get('ganflow_version')}"
-                    f", this is ganflow {_versions()['ganflow_version']}"
-                )
-            start_time = existing.get("start_time", start_time)
-            found = ckpt.latest()
-            if found is not None:
-                resumed_meta = found[0]
-                if resumed_meta.get("config_sha256") != ident_sha:
-                    raise ValueError(f"cannot resume {out_dir}: its checkpoint is of another run")
-                start_cell, start_step = int(resumed_meta["cell"]), int(resumed_meta["step"])
-        else:
-            ensure_writable_folder(out_dir)
-            if existing is not None and overwrite and jax.process_index() == 0:
-                shutil.rmtree(store_path, ignore_errors=True)
-                shutil.rmtree(ckpt_dir, ignore_errors=True)
-            if nproc > 1:
-                from jax.experimental import multihost_utils
+    if folder is None:
+        return _RunState(None, None, {}, "", "", start_time, last_ckpt=time.monotonic())
+    identity = {
+        "name": name,
+        "config": config or {},
+        "sweep": lay.sweep.describe(),
+        "num_steps": lay.num_steps,
+        "save_every": lay.save_every,
+        "segment_saves": lay.segment_saves,
+        "check": lay.check,
+        "blowup": lay.blowup,
+        "problems": [problem_fingerprint(p) for p in lay.makers],
+        "inputs": None if lay.inputs is None else problem_fingerprint(lay.inputs),
+    }
+    if hasattr(lay.sweep.seeds, "dtype"):
+        identity["seed_keys_sha256"] = hashlib.sha256(
+            np.asarray(jax.random.key_data(lay.keys)).tobytes()).hexdigest()
+    ident_json = json.dumps(identity, sort_keys=True, default=_json_default)
+    run = _RunState(folder, Checkpointer(folder.checkpoints, jax.process_index()), identity,
+                    ident_json, hashlib.sha256(ident_json.encode()).hexdigest(), start_time)
+    out_dir, store = run.out_dir, folder.store
+    existing = read_attrs(store)
+    if existing is not None and not folder.overwrite:
+        if not folder.resume:
+            raise ValueError(
+                f"{out_dir} already holds results ({store.relative_to(out_dir)}); resume it with "
+                "RunFolder(..., resume=True) (ganflow resume DIR) or replace it with "
+                "RunFolder(..., overwrite=True)"
+            )
+        _check_resumable(run, existing)
+        run.start_time = existing.get("start_time", start_time)
+        found = run.ckpt.latest()
+        if found is not None:
+            if found[0].get("config_sha256") != run.ident_sha:
+                raise ValueError(f"cannot resume {out_dir}: its checkpoint is of another run")
+            run.start_cell, run.start_step = int(found[0]["cell"]), int(found[0]["step"])
+    else:
+        ensure_writable_folder(out_dir)
+        if existing is not None and folder.overwrite and jax.process_index() == 0:
+            shutil.rmtree(store, ignore_errors=True)
+            shutil.rmtree(folder.checkpoints, ignore_errors=True)
+        _sync("ganflow-clean", lay)
+    run.store_ready = folder.resume and read_attrs(store) is not None and not folder.overwrite
+    run.last_ckpt = time.monotonic()
+    return run
 
-                multihost_utils.sync_global_devices("ganflow-clean")
 
-    # one compilation per static setting; params per traced cell
-    traced = [sweep.traced_cells(st) for st in statics]
-    steps = np.arange(num_saves + 1) * save_every
-    shape = sweep.shape
+def _check_resumable(run: _RunState, existing: dict[str, Any]) -> None:
+    """Refuses to resume a folder written by another run or another ganflow (major.minor)."""
+    out_dir = run.out_dir
+    if existing["ganflow_config_sha256"] != run.ident_sha:
+        old = json.loads(existing.get("ganflow_identity", "{}"))
+        diff = sorted(k for k in set(old) | set(run.identity)
+                      if json.dumps(old.get(k), sort_keys=True, default=_json_default)
+                      != json.dumps(run.identity.get(k), sort_keys=True, default=_json_default))
+        raise ValueError(
+            f"cannot resume {out_dir}: it was written by a different run "
+            f"(differs in: {', '.join(diff) or 'the problem'})"
+        )
+    version = _versions()["ganflow_version"]
+    if not _compatible(existing.get("ganflow_version", "?"), version):
+        raise ValueError(
+            f"cannot resume {out_dir}: written by ganflow {existing.get('ganflow_version')}"
+            f", this is ganflow {version}"
+        )
 
-    def chunk_for(carry, n_cells):
-        """Seeds per chunk for the segments, from the initial carry's size per seed."""
-        if chunk is not None:
-            return check_int_at_least("chunk", chunk, 1)
-        nbytes = sum(a.size * a.dtype.itemsize for a in jax.tree_util.tree_leaves(carry))
-        return default_chunk(nbytes // max(total, 1), num_local)
 
+def _scatter(dest, data, seed0, num_seeds, idx, n_cells, save_slice=None):
+    """data: (s, C, ...) for one static setting -> dest[(seeds, *cell index, ...)]."""
+    sl = slice(seed0, min(seed0 + data.shape[0], num_seeds))
+    data = data[: sl.stop - sl.start]
+    if idx:
+        for c in range(n_cells):
+            pos = (sl,) + tuple(int(i[c]) for i in idx)
+            if save_slice is not None:
+                pos = pos + (save_slice,)
+            dest[pos] = data[:, c]
+    else:
+        pos = (sl,) if save_slice is None else (sl, save_slice)
+        dest[pos] = data[:, 0]
+
+
+def _create_store(lay: _Layout, run: _RunState, obs0, name, config, time_step) -> None:
+    """Allocates the results store (every array at its fill value, metadata final)."""
+    variables = {k: (tuple(v.shape[2:]), np.dtype(v.dtype)) for k, v in obs0.items()}
+    sweep, shape = lay.sweep, lay.shape
+    coords = {}
+    for ax in sweep.axes:
+        coords[ax.name] = (("case",) if sweep.cases else (ax.name,), np.asarray(ax.values))
+    if sweep.cases and sweep.axes:
+        coords["case"] = (("case",), np.arange(shape[0]))
+    attrs = {
+        "title": name,
+        "config": json.dumps(config or {}, sort_keys=True, default=_json_default),
+        "ganflow_identity": run.ident_json,
+        "ganflow_config_sha256": run.ident_sha,
+        **_versions(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in lay.devices],
+        "sharded_over": len(lay.devices) if lay.sharded else 1,
+        "process_count": lay.nproc,
+        "start_time": run.start_time,
+        "end_time": "",
+        "num_steps": lay.num_steps,
+        "save_every": lay.save_every,
+        "status_meanings": {r.name: r.message for r in RESULTS},
+    }
+    if jax.process_index() == 0:
+        if run.folder.group is not None:  # the parent group holds the experiment's sweeps
+            open_group(run.store.parent, mode="a")
+        steps = lay.steps
+        create_store(
+            run.store, seeds=sweep.seed_labels, dims=sweep.dims, coords=coords, steps=steps,
+            times=None if time_step is None else steps * float(time_step), variables=variables,
+            shape=shape, per_process=lay.per_process, saves_per_chunk=lay.segment_saves,
+            attrs=attrs,
+        )
+    _sync("ganflow-store", lay)
+    run.store_ready = True
+
+
+def _save_checkpoint(run: _RunState, carry, cell: int, step: int) -> None:
+    local = _tmap(lambda a: _process_block(a)[1], carry)
+    run.ckpt.save(local, {"cell": cell, "step": step, "config_sha256": run.ident_sha,
+                          **_versions()})
+    run.last_ckpt = time.monotonic()
+
+
+def _checkpoint_due(folder: RunFolder, run: _RunState, t: int) -> bool:
+    every, seconds = folder.checkpoint_every, folder.checkpoint_seconds
+    if every is None and seconds is None:
+        return True  # every segment
+    return (every is not None and t % every == 0) or \
+        (seconds is not None and time.monotonic() - run.last_ckpt >= seconds)
+
+
+def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_final) -> None:
+    """One compilation: initialises (or restores) the members of static setting `ci`, runs its
+    segments, writing the save points and checkpoints between them, and collects its outcomes."""
+    p, st, (vals, index) = lay.makers[ci], lay.statics[ci], lay.traced[ci]
+    n_cells = len(index)
     dtype = jnp.result_type(float)
-    obs_all: dict[str, np.ndarray] = {}
-    status_all = np.full((num_seeds,) + shape, -1, np.int32)
-    dstep_all = np.full((num_seeds,) + shape, -1, np.int32)
-    finals: list[Any] = []
-    bar = _progress_bar(progress, num_steps * len(statics), name)
-    if bar is not None and start_cell:
-        bar.update(num_steps * start_cell)
-    store_ready = store_path is not None and resume and read_attrs(store_path) is not None \
-        and not overwrite
-    last_ckpt = time.monotonic()
-    diverged_total = 0
+    params = {k: jnp.asarray(v, dtype) for k, v in vals.items()}
+    params.update({k: v for k, v in st.items()})
+    traced_params = {k: v for k, v in params.items() if k in vals}
+    static_params = {k: v for k, v in params.items() if k not in vals}
+    # problem methods see static and traced values in one dict
+    bound = _Bound(p, static_params)
+    if not traced_params:  # one cell: a dummy traced axis keeps the layout uniform
+        traced_params = {"_cell": jnp.zeros((1,), dtype)}
+    # Members are initialised one seed at a time (cheap; vectorised problems all at once):
+    # a vmapped init batches its LAPACK calls (e.g. the QR of orthogonal initialisers), and
+    # jaxlib's CPU kernels for batched QR split the batch over the same thread pool that
+    # runs them — with several such calls in flight on 2 cores, `ganflow run mog` hung
+    # in its init (every pool thread waiting for the others).
+    init_plan = _Plan(save_every=lay.save_every, blowup=float(lay.blowup), check=lay.check,
+                      chunk=lay.num_local if p.vectorised else 1, num_cells=n_cells,
+                      mesh=lay.mesh, unroll=lay.unroll)
+    idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
 
-    for ci, (p, st, (vals, index)) in enumerate(zip(makers, statics, traced)):
-        n_cells = len(index)
-        params = {k: jnp.asarray(v, dtype) for k, v in vals.items()}
-        params.update({k: v for k, v in st.items()})
-        traced_params = {k: v for k, v in params.items() if k in vals}
-        static_params = {k: v for k, v in params.items() if k not in vals}
-        # problem methods see static and traced values in one dict
-        bound = _Bound(p, static_params)
-        if not traced_params:  # one cell: a dummy traced axis keeps the layout uniform
-            traced_params = {"_cell": jnp.zeros((1,), dtype)}
-        # Members are initialised one seed at a time (cheap; vectorised problems all at once):
-        # a vmapped init batches its LAPACK calls (e.g. the QR of orthogonal initialisers), and
-        # jaxlib's CPU kernels for batched QR split the batch over the same thread pool that
-        # runs them — with several such calls in flight on 2 cores, `ganflow run mog` hung
-        # in its init (every pool thread waiting for the others).
-        init_plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
-                          chunk=num_local if p.vectorised else 1, num_cells=n_cells, mesh=mesh,
-                          unroll=check_int_at_least("unroll", unroll, 1))
-        idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
+    def scatter(dest, data, seed0, save_slice=None):
+        _scatter(dest, data, seed0, lay.num_seeds, idx, n_cells, save_slice)
 
-        def scatter(dest, data, seed0, save_slice=None, idx=idx, n_cells=n_cells):
-            # data: (s, C, ...) for this static cell -> dest[(seeds, *cell idx, ...)]
-            sl = slice(seed0, min(seed0 + data.shape[0], num_seeds))
-            data = data[: sl.stop - sl.start]
-            if idx:
-                for c in range(n_cells):
-                    pos = (sl,) + tuple(int(i[c]) for i in idx)
-                    if save_slice is not None:
-                        pos = pos + (save_slice,)
-                    dest[pos] = data[:, c]
-            else:
-                pos = (sl,) if save_slice is None else (sl, save_slice)
-                dest[pos] = data[:, 0]
+    carry, obs0 = _init_jit(bound, init_plan, lay.keys_p, traced_params, lay.inputs)
+    if lay.chunk is not None:
+        chunk = lay.chunk
+    else:  # seeds per chunk for the segments, from the initial carry's size per seed
+        nbytes = sum(a.size * a.dtype.itemsize for a in jax.tree_util.tree_leaves(carry))
+        chunk = default_chunk(nbytes // max(lay.total, 1), lay.num_local)
+    plan = _Plan(
+        save_every=lay.save_every, blowup=float(lay.blowup), check=lay.check, chunk=chunk,
+        num_cells=n_cells, mesh=lay.mesh, unroll=lay.unroll)
+    obs0 = _flatten_obs(obs0)
+    start_step = run.start_step if ci == run.start_cell else 0
+    if start_step > 0:
+        like = _tmap(lambda a: np.zeros((lay.per_process,) + a.shape[1:], a.dtype),
+                     jax.eval_shape(lambda c: c, carry))
+        found = run.ckpt.latest(like)
+        if found is None or int(found[0]["step"]) != start_step:
+            raise ValueError(f"cannot resume {run.out_dir}: its checkpoint could not be read")
+        carry = _to_global(found[1], plan, carry)
+    if run.store is not None and not run.store_ready:
+        _create_store(lay, run, obs0, name, config, time_step)
+    group = open_group(run.store) if run.store is not None else None
 
-        if ci < start_cell:  # finished before the interruption: results are in the store
-            finals.append(None)
-            continue
-
-        carry, obs0 = _init_jit(bound, init_plan, keys_p, traced_params, inputs)
-        plan = _Plan(save_every=save_every, blowup=float(blowup), check=check,
-                     chunk=chunk_for(carry, n_cells), num_cells=n_cells, mesh=mesh,
-                     unroll=init_plan.unroll)
-        obs0 = _flatten_obs(obs0)
-        if ci == start_cell and start_step > 0:
-            like = _tmap(lambda a: np.zeros((per_process,) + a.shape[1:], a.dtype),
-                         jax.eval_shape(lambda c: c, carry))
-            found = ckpt.latest(like)
-            if found is None or int(found[0]["step"]) != start_step:
-                raise ValueError(f"cannot resume {out_dir}: its checkpoint could not be read")
-            carry = _to_global(found[1], plan, carry)
-        # allocate / open the store
-        if store_path is not None and not store_ready:
-            variables = {
-                k: (tuple(v.shape[2:]), np.dtype(v.dtype)) for k, v in obs0.items()
-            }
-            coords = {}
-            for ax in sweep.axes:
-                if sweep.cases:
-                    coords[ax.name] = (("case",), np.asarray(ax.values))
-                else:
-                    coords[ax.name] = ((ax.name,), np.asarray(ax.values))
-            if sweep.cases and sweep.axes:
-                coords["case"] = (("case",), np.arange(shape[0]))
-            attrs = {
-                "title": name,
-                "config": json.dumps(config or {}, sort_keys=True, default=_json_default),
-                "ganflow_identity": ident_json,
-                "ganflow_config_sha256": ident_sha,
-                **_versions(),
-                "backend": jax.default_backend(),
-                "devices": [str(d) for d in devices],
-                "sharded_over": len(devices) if sharded else 1,
-                "process_count": nproc,
-                "start_time": start_time,
-                "end_time": "",
-                "num_steps": num_steps,
-                "save_every": save_every,
-                "status_meanings": {r.name: r.message for r in RESULTS},
-            }
-            if jax.process_index() == 0:
-                if group is not None:  # the parent group holds the experiment's sweeps
-                    open_group(store_path.parent, mode="a")
-                create_store(
-                    store_path, seeds=sweep.seed_labels, dims=sweep.dims, coords=coords,
-                    steps=steps, times=None if time_step is None else steps * float(time_step),
-                    variables=variables, shape=shape, per_process=per_process,
-                    saves_per_chunk=segment_saves, attrs=attrs,
-                )
-            if nproc > 1:
-                from jax.experimental import multihost_utils
-
-                multihost_utils.sync_global_devices("ganflow-store")
-            store_ready = True
-        group = open_group(store_path) if store_path is not None else None
-
-        def record(obs, first_save, n, carry, group=group, scatter=scatter):
-            st_start, status_l = _process_block(carry[1])
-            _, dstep_l = _process_block(carry[2])
-            for k, v in obs.items():
-                s0, data = _process_block(v)
-                if k not in obs_all:
-                    obs_all[k] = np.full((num_seeds,) + shape + (num_saves + 1,) + data.shape[3:],
-                                         np.nan if np.issubdtype(data.dtype, np.inexact) else -1,
-                                         data.dtype)
-                scatter(obs_all[k], data, s0, slice(first_save, first_save + n))
-                if group is not None:
-                    scatter(group[k], data, s0, slice(first_save, first_save + n))
-            return st_start, status_l, dstep_l
-
-        if start_step == 0 or ci != start_cell:
-            record({k: _tmap(lambda a: a[:, :, None], v) for k, v in obs0.items()}, 0, 1, carry)
-        t = start_step if ci == start_cell else 0
-        t0_cell = t
-        if bar is not None and t:
-            bar.update(t)
-        while t < num_steps:
-            n = min(segment_saves, (num_steps - t) // save_every)
-            carry, obs, codes = _segment_jit(bound, plan, keys_p, carry, traced_params,
-                                             jnp.asarray(t, jnp.int32), n)
-            obs = _flatten_obs(obs)
-            first = t // save_every + 1
-            s0, status_l, _ = record(obs, first, n, carry)
-            t += n * save_every
+    def record(obs, first_save, n, carry):
+        st_start, status_l = _process_block(carry[1])
+        for k, v in obs.items():
+            s0, data = _process_block(v)
+            if k not in acc.obs:
+                acc.obs[k] = np.full(
+                    (lay.num_seeds,) + lay.shape + (lay.num_saves + 1,) + data.shape[3:],
+                    np.nan if np.issubdtype(data.dtype, np.inexact) else -1, data.dtype)
+            scatter(acc.obs[k], data, s0, slice(first_save, first_save + n))
             if group is not None:
-                if jax.process_index() == 0:
-                    group["completed_steps"][...] = ci * num_steps + t
-                due = (checkpoint_every is not None and (t % checkpoint_every == 0)) or \
-                    (checkpoint_seconds is not None and
-                     time.monotonic() - last_ckpt >= checkpoint_seconds) or \
-                    (checkpoint_every is None and checkpoint_seconds is None)
-                if due or t == num_steps:
-                    local = _tmap(lambda a: _process_block(a)[1], carry)
-                    ckpt.save(local, {"cell": ci, "step": t, "config_sha256": ident_sha,
-                                      **_versions()})
-                    last_ckpt = time.monotonic()
-            if bar is not None:
-                n_div = int(np.sum(status_l == RESULTS.diverged))
-                bar.set_postfix(diverged=diverged_total + n_div, refresh=False)
-                bar.update(n * save_every)
-        if t0_cell == num_steps:  # no segment ran (resumed at the very end)
-            codes = _outcome_jit(bound, plan, keys_p, carry, traced_params)
-        s0, codes_l = _process_block(codes)
-        _, dstep_l = _process_block(carry[2])
-        scatter(status_all, codes_l, s0)
-        scatter(dstep_all, dstep_l, s0)
+                scatter(group[k], data, s0, slice(first_save, first_save + n))
+        return status_l
+
+    if start_step == 0:
+        record({k: _tmap(lambda a: a[:, :, None], v) for k, v in obs0.items()}, 0, 1, carry)
+    t = start_step
+    if bar is not None and t:
+        bar.update(t)
+    while t < lay.num_steps:
+        n = min(lay.segment_saves, (lay.num_steps - t) // lay.save_every)
+        carry, obs, codes = _segment_jit(bound, plan, lay.keys_p, carry, traced_params,
+                                         jnp.asarray(t, jnp.int32), n)
+        status_l = record(_flatten_obs(obs), t // lay.save_every + 1, n, carry)
+        t += n * lay.save_every
         if group is not None:
-            scatter(group["status"], codes_l.astype(np.int8), s0)
-            scatter(group["diverged_step"], dstep_l.astype(np.int64), s0)
-            if t == num_steps and ckpt is not None:  # mark the cell done for a resume
-                local = _tmap(lambda a: _process_block(a)[1], carry)
-                ckpt.save(local, {"cell": ci + 1, "step": 0, "config_sha256": ident_sha,
-                                  **_versions()})
-        diverged_total += int(np.sum(codes_l == RESULTS.diverged))
-        if keep_final:
-            if pad and carry[0] is not None and mesh is None:
-                finals.append(_tmap(lambda a: a[:num_seeds], carry[0]))
-            else:
-                finals.append(_tmap(lambda a: a[:num_seeds] if a.is_fully_addressable else a,
-                                    carry[0]))
-        else:
-            finals.append(None)
-    if bar is not None:
-        bar.close()
+            if jax.process_index() == 0:
+                group["completed_steps"][...] = ci * lay.num_steps + t
+            if _checkpoint_due(run.folder, run, t) or t == lay.num_steps:
+                _save_checkpoint(run, carry, ci, t)
+        if bar is not None:
+            n_div = int(np.sum(status_l == RESULTS.diverged))
+            bar.set_postfix(diverged=acc.diverged_total + n_div, refresh=False)
+            bar.update(n * lay.save_every)
+    if start_step == lay.num_steps:  # no segment ran (resumed at the very end)
+        codes = _outcome_jit(bound, plan, lay.keys_p, carry, traced_params)
+    s0, codes_l = _process_block(codes)
+    _, dstep_l = _process_block(carry[2])
+    scatter(acc.status, codes_l, s0)
+    scatter(acc.dstep, dstep_l, s0)
+    if group is not None:
+        scatter(group["status"], codes_l.astype(np.int8), s0)
+        scatter(group["diverged_step"], dstep_l.astype(np.int64), s0)
+        _save_checkpoint(run, carry, ci + 1, 0)  # marks the setting done for a resume
+    acc.diverged_total += int(np.sum(codes_l == RESULTS.diverged))
+    if not keep_final:
+        acc.finals.append(None)
+    elif lay.pad and carry[0] is not None and lay.mesh is None:
+        acc.finals.append(_tmap(lambda a: a[:lay.num_seeds], carry[0]))
+    else:
+        acc.finals.append(_tmap(lambda a: a[:lay.num_seeds] if a.is_fully_addressable else a,
+                                carry[0]))
 
+
+def _finish(lay: _Layout, run: _RunState, acc: _Collected, name, config, time_step):
+    """Stamps the end time into the store (or builds the in-memory dataset) and gathers what
+    this process did not compute (a resumed or multi-host run) from the store."""
     end_time = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    if store_path is not None:
-        if nproc > 1:
-            from jax.experimental import multihost_utils
-
-            multihost_utils.sync_global_devices("ganflow-done")
+    obs_all, status_all, dstep_all = acc.obs, acc.status, acc.dstep
+    if run.store is not None:
+        _sync("ganflow-done", lay)
         if jax.process_index() == 0:
-            finish_store(store_path, {"end_time": end_time})
-        if nproc > 1:
-            multihost_utils.sync_global_devices("ganflow-finished")
+            finish_store(run.store, {"end_time": end_time})
+        _sync("ganflow-finished", lay)
         import xarray as xr
 
-        dataset = xr.open_zarr(store_path)
-        if start_cell or start_step or nproc > 1:  # fill what this process did not compute
+        dataset = xr.open_zarr(run.store)
+        if run.start_cell or run.start_step or lay.nproc > 1:  # what this process did not run
             for k in list(obs_all) or [v for v in dataset.data_vars if "step" in dataset[v].dims
                                         and v not in ("completed_steps",)]:
                 obs_all[k] = dataset[k].values
@@ -821,14 +939,15 @@ def run_ensemble(
         attrs = {"title": name,
                  "config": json.dumps(config or {}, sort_keys=True, default=_json_default),
                  **_versions(), "backend": jax.default_backend(),
-                 "devices": [str(d) for d in devices],
-                 "sharded_over": len(devices) if sharded else 1,
-                 "start_time": start_time, "end_time": end_time}
+                 "devices": [str(d) for d in lay.devices],
+                 "sharded_over": len(lay.devices) if lay.sharded else 1,
+                 "start_time": run.start_time, "end_time": end_time}
 
         def dataset():
-            return _in_memory_dataset(sweep, steps, time_step, obs_all, status_all, dstep_all,
-                                      attrs)
-    return EnsembleResult(dataset, obs_all, status_all, dstep_all, finals, steps, sweep)
+            return _in_memory_dataset(lay.sweep, lay.steps, time_step, obs_all, status_all,
+                                      dstep_all, attrs)
+    return EnsembleResult(dataset, obs_all, status_all, dstep_all, acc.finals, lay.steps,
+                          lay.sweep)
 
 
 class _Bound(AbstractProblem):
@@ -844,8 +963,10 @@ class _Bound(AbstractProblem):
     def _p(self, params):
         return {**{k: v for k, v in params.items() if k != "_cell"}, **self.static}
 
-    def init(self, key, params, *inputs):
-        return self.inner.init(key, self._p(params), *inputs)
+    def init(self, key, params, inputs=None):
+        if inputs is None:
+            return self.inner.init(key, self._p(params))
+        return self.inner.init(key, self._p(params), inputs)
 
     def step(self, state, key, t, params):
         return self.inner.step(state, key, t, self._p(params))

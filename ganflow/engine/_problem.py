@@ -16,7 +16,11 @@ import jax
 class AbstractProblem(eqx.Module):
     r"""One ensemble member.
 
-    - `init(key, params) -> state`: the member's initial state (any pytree of arrays);
+    - `init(key, params, inputs=None) -> state`: the member's initial state (any pytree of
+      arrays). Without `run_ensemble(..., inputs=)` the engine calls `init(key, params)`; with
+      it, `init(key, params, inputs_of_the_seed)`: the seed's slice of every leaf of `inputs`
+      (its leading seed axis removed; a vectorised problem gets the chunk's slices, leading
+      member axis kept), the same for every cell of the sweep — e.g. the seed's initial state;
     - `step(state, key, t, params) -> state`: one step; `key` is
       `jax.random.fold_in(seed_key, t)` and `t` the int32 index of the step (0-based);
     - `observe(state, params) -> dict[str, Array]`: what to record at each save point (also at
@@ -35,7 +39,7 @@ class AbstractProblem(eqx.Module):
     vectorised: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
-    def init(self, key: Any, params: dict[str, Any]) -> Any: ...
+    def init(self, key: Any, params: dict[str, Any], inputs: Any = None) -> Any: ...
 
     @abc.abstractmethod
     def step(self, state: Any, key: Any, t: jax.Array, params: dict[str, Any]) -> Any: ...
