@@ -658,7 +658,7 @@ SCHEMES: dict[str, type] = {
 
 def make_scheme(name: str, target: Any, optimizer: Any = None, *,
                 stabilisers: tuple = (), sampler: Callable | None = None,
-                **kwargs: Any) -> AbstractScheme:
+                population: bool = False, **kwargs: Any) -> AbstractScheme:
     r"""The one scheme factory: a training scheme by name, on a game, an objective or a field,
     with its stabilisers, optimiser and minibatch sampler.
 
@@ -674,6 +674,9 @@ def make_scheme(name: str, target: Any, optimizer: Any = None, *,
       update); omitted for `"ttur"`, whose rates are `kwargs`;
     - `sampler`: `key → batch`, called once per player step (e.g.
       `lambda k: game.sample(k, 64)`);
+    - `population`: play the game's exact population objective (`game.vector_field(
+      population=True)`, with the stabilisers: `stabilise(..., population=True)`) instead of
+      the minibatch one — for games that offer it (Dirac-GAN, LQ-Gaussian, bilinear, NK-2D);
     - `kwargs`: the scheme's own options (`n_d`, `k`, `unroll_lr`, `eta_theta`, …).
 
     ```python
@@ -685,9 +688,13 @@ def make_scheme(name: str, target: Any, optimizer: Any = None, *,
 
     check_choice("scheme", name, tuple(SCHEMES))
     if stabilisers:
-        target = stabilise(target, *tuple(stabilisers))
+        target = stabilise(target, *tuple(stabilisers), population=population)
     elif isinstance(target, AbstractGame):
-        target = target.objective() if name == "unrolled" else target.vector_field()
+        target = (target.objective(population=population) if name == "unrolled"
+                  else target.vector_field(population=population))
+    elif population:
+        raise ValueError("make_scheme(population=True) needs a game (it plays "
+                         "game.vector_field(population=True))")
     cls = SCHEMES[name]
     if name == "ttur":
         if optimizer is not None:
