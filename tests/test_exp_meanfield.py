@@ -1,77 +1,30 @@
-"""The `mean-field` experiment (Wang–Hu–Lu 2019; survey §5.3.1): the engine member against
-`ganflow.meanfield.simulate`, the compiled step's memory O(n·d), the linear phase thresholds of
-docs/mean_field.md §7, a tiny run (labelled results, summaries, report), and (slow) the
-concentration slope −1/2 through the experiment."""
+"""The `mean-field` experiment (Wang–Hu–Lu 2019; survey §5.3.1): the config checks, a tiny run
+(labelled results, summaries, report), and (slow) the concentration slope −1/2 through the
+experiment. The library it declares (`MeanFieldTime`, `member_memory`, the summaries and their
+readers, the figures) is tested in tests/test_meanfield_study.py and
+tests/test_plotting_meanfield.py."""
 
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
 
 import ganflow.meanfield as mf
 from ganflow.analysis import fit_order
-from ganflow.engine import Sweep, run_ensemble
-from ganflow.experiments import (
+from ganflow.experiments._exp_meanfield import conc_keys, conc_model
+from ganflow.studies import (
     ConfigError,
     get_experiment,
     make_config,
     run_experiment,
     write_report,
 )
-from ganflow.experiments._exp_meanfield import (
-    MeanFieldTime,
-    conc_keys,
-    conc_model,
-    linear_theory_phase,
-    member_memory,
-)
 
 EXP = get_experiment("mean-field")
 TINY = {"seeds": 3, "ns": (16, 32), "t_max": 2, "dims": (1,), "taus": (1.0,),
         "eta_ts": (0.3, 1.2), "eta_gs": (0.3, 1.2), "phase_n": 24, "phase_seeds": 2,
         "phase_t_max": 8, "dtype": "float64"}
-
-
-def test_engine_member_is_simulate():
-    """One engine step = one unit of time: run_ensemble(MeanFieldTime) reproduces
-    `simulate`'s paths (microscopic step k draws from fold_in(seed_key, k)), with `tau` and
-    `eta` translated as phase_diagram does (τ_G = τ·tau_g, τ_D = τ·tau_d, η_T = η_G = η)."""
-    model = mf.MeanFieldGAN(n=10, strengths=[1.0, 0.5], tau_g=0.5, tau_d=1.0)
-    keys = jax.random.split(jax.random.key(7), 2)
-    res = run_ensemble(MeanFieldTime(model), Sweep(seeds=keys, axes={"tau": [2.0],
-                                                                     "eta": [0.6]}),
-                       2, save_every=1, progress=False)
-    _, M = mf.simulate(model, dict(tau_g=1.0, tau_d=2.0, eta_t=0.6, eta_g=0.6), keys, t_max=2)
-    np.testing.assert_allclose(res.observations["M"][:, 0, 0], np.asarray(M), atol=1e-12)
-    with pytest.raises(ValueError, match="unknown hyper-parameter"):
-        MeanFieldTime(model)._hyper({"lr": 1.0}, 1)
-
-
-def test_member_memory_is_linear_in_n():
-    """The compiled step of one member (a unit of time, n microscopic steps) holds the state,
-    n(2d + 1) numbers, and O(n) temporaries: both ×10 when n grows ×10 (lowered from shapes:
-    nothing of size 10⁵ is allocated)."""
-    small = member_memory(mf.MeanFieldGAN(n=10_000, strengths=[1.0], dtype=jnp.float32))
-    big = member_memory(mf.MeanFieldGAN(n=100_000, strengths=[1.0], dtype=jnp.float32))
-    assert small["state"] == 10_000 * 3 * 4 and big["state"] == 100_000 * 3 * 4
-    assert 9.5 < big["temp"] / small["temp"] < 10.5
-    assert big["temp"] < 100 * 100_000  # about a dozen float32 numbers per dimension
-
-
-def test_linear_theory_thresholds():
-    """docs/mean_field.md §7 with s = η_T² + η_G²: d = 1, λ = 1, τ_G = 0.5, τ_D = 1:
-    oscillation for s < 0.5, failure for s > 2; d = 2, λ = (1, 0.7): success for s < 1.4,
-    mode collapse for 1.4 < s < 2; doubling τ halves the failure threshold."""
-    phase = lambda e, tau=1.0, lam=(1.0,): linear_theory_phase(  # noqa: E731
-        e, e, 0.5 * tau, 1.0 * tau, lam)
-    assert [phase(e) for e in (0.4, 0.6, 0.9, 1.05)] == [
-        "oscillation", "success", "success", "failure"]
-    assert [phase(e, lam=(1.0, 0.7)) for e in (0.4, 0.8, 0.9, 1.05)] == [
-        "oscillation", "success", "mode_collapse", "failure"]
-    assert phase(0.8, tau=2.0) == "failure" and phase(0.8, tau=1.0) == "success"
 
 
 def test_config_checks():

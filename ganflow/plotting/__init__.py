@@ -19,6 +19,13 @@ from ._dirac import (
     dirac_lineup_trajectories as dirac_lineup_trajectories,
 )
 from ._eigenplane import eigenvalue_plane as eigenvalue_plane
+from ._meanfield import (
+    PHASE_COLOURS as PHASE_COLOURS,
+    mean_field_concentration as mean_field_concentration,
+    mean_field_phase_grid as mean_field_phase_grid,
+    mean_field_phases as mean_field_phases,
+    mean_field_trajectories as mean_field_trajectories,
+)
 from ._phase import phase_plane as phase_plane
 from ._samples import mog_sample_grid as mog_sample_grid
 from ._sde import ensemble_plot as ensemble_plot
