@@ -48,10 +48,13 @@ class SuiteConfig:
     def __post_init__(self):
         if not self.experiments:
             raise ValueError("experiments must name at least one experiment")
+        from ..studies import experiments
+
+        known = [n for n in experiments() if n != "suite"]
         for name in self.experiments:
-            if name == "suite":
-                raise ValueError("a suite cannot contain itself")
-            get_experiment(name)  # an unknown name is one line naming the valid ones
+            if name not in known:
+                raise ValueError(f"unknown experiment {name!r} in experiments (choose from "
+                                 f"{', '.join(known)})")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.eta is not None and not self.eta > 0:
