@@ -25,9 +25,7 @@ from ganflow.analysis import (
 )
 from ganflow.dynamics import Objective
 from ganflow.models import Linear, QuadraticDiscriminator
-
-F_PRIME = {"gan": 0.5, "nsgan": 0.5, "wgan": 1.0}
-F_SECOND = {"gan": -0.25, "nsgan": -0.25, "wgan": 0.0}
+from tests.helpers import F_PRIME, F_SECOND
 
 # ---------------------------------------------------------------------------------------------
 # Dirac-GAN (Mescheder 2018; slides p. 3-5)

@@ -10,6 +10,7 @@ from jax.flatten_util import ravel_pytree
 
 import ganflow as gf
 from tests.conftest import flat, tree_allclose
+from tests.helpers import F_PRIME
 
 # ----------------------------------------------------------------------------------------------
 # A random MLP GAN written the plain way (not through ganflow.games)
@@ -164,7 +165,7 @@ def test_dirac_closed_forms(loss_name):
     np.testing.assert_allclose(jac, [[0.0, f1], [-f1, 0.0]], atol=1e-15)
     eig = np.sort_complex(np.linalg.eigvals(jac))
     np.testing.assert_allclose(eig, [-1j * f1, 1j * f1], atol=1e-15)
-    assert f1 == pytest.approx({"gan": 0.5, "nsgan": 0.5, "wgan": 1.0}[loss_name], abs=1e-15)
+    assert f1 == pytest.approx(F_PRIME[loss_name], abs=1e-15)
 
 
 def test_minibatch_field_of_dirac_equals_population():

@@ -18,9 +18,7 @@ from ganflow.games import (
     lq_degenerate_stationary_points,
 )
 from tests.conftest import flat
-
-F_PRIME = {"gan": 0.5, "nsgan": 0.5, "wgan": 1.0}
-F_SECOND = {"gan": -0.25, "nsgan": -0.25, "wgan": 0.0}
+from tests.helpers import F_PRIME, F_SECOND
 
 
 @eqx.filter_jit

@@ -13,8 +13,7 @@ import pytest
 import ganflow as gf
 import ganflow.stabilisers as st
 from tests.conftest import flat
-
-F_PRIME = {"gan": 0.5, "nsgan": 0.5, "wgan": 1.0}
+from tests.helpers import F_PRIME
 
 
 def _jac(b, x, *args):
