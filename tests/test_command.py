@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ganflow.engine import Sweep, _engine as engine_mod, run_ensemble
+from ganflow.engine import Execution, RunFolder, Sweep, _engine as engine_mod, run_ensemble
 from ganflow.studies import _registry as reg
 from ganflow.studies._cli import main
 from tests.engine_problems import NoisyContraction
@@ -43,9 +43,11 @@ class ToyConfig:
 def _toy_run(config, out, options):
     run_ensemble(NoisyContraction(), Sweep(seeds=config.seeds, axes={"eta": list(config.etas),
                                                                        "sigma": [config.sigma]}),
-                 config.steps, save_every=config.steps // 4, out=out, group="main",
-                 checkpoint_every=config.steps // 4, resume=options.resume,
-                 progress=options.progress, config=dataclasses.asdict(config))
+                 config.steps, save_every=config.steps // 4,
+                 folder=RunFolder(out, group="main", resume=options.resume,
+                                  checkpoint_every=config.steps // 4),
+                 execution=Execution(progress=options.progress),
+                 config=dataclasses.asdict(config))
 
 
 def _toy_report(config, results, out):

@@ -47,13 +47,15 @@ def run_all(shard=None):
     sde = gc.SDE(r1, gc.ConstantDiffusion(0.2))
     keys = jax.random.split(jax.random.key(42), 20)
     x0 = game.make_state(1.0, 0.5)
-    scan = gc.sde_ensemble(sde, x0, 0.0, 1.0, dt=0.01, keys=keys, save_every=25, shard=shard)
+    layout = gf.engine.Execution(shard=shard)
+    scan = gc.sde_ensemble(sde, x0, 0.0, 1.0, dt=0.01, keys=keys, save_every=25,
+                           execution=layout)
     dfx = gc.sde_ensemble(
-        sde, x0, 0.0, 1.0, dt=0.05, keys=keys, save_every=5, method="diffrax", shard=shard
+        sde, x0, 0.0, 1.0, dt=0.05, keys=keys, save_every=5, method="diffrax", execution=layout
     )
     sga = gf.sgda_ensemble(
         game, game.make_state(jnp.linspace(0.5, 1.5, 20), jnp.ones(20)), 0.1, 4, 10, keys,
-        scheme="alternating", batched_x0=True, shard=shard,
+        scheme="alternating", batched_x0=True, execution=layout,
     )
     import optax
 
@@ -61,7 +63,7 @@ def run_all(shard=None):
     x0s = jax.vmap(game.init)(jax.random.split(jax.random.key(3), 20))
     train = gf.training.run(
         gf.training.AlternatingGDA(r1_field, optax.sgd(0.1)), x0s, 40, save_every=10,
-        x_star=game.equilibrium(), shard=shard,
+        x_star=game.equilibrium(), execution=layout,
     )
     shards = scan.dataset.attrs["sharded_over"]  # the engine gathers results on the host
     return {

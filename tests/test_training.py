@@ -667,20 +667,23 @@ def test_cgd_general_field_uses_gmres():
 
 
 def test_seed_chunks_equal_one_vmap():
-    """`run(seed_chunk=k)` computes the seeds k at a time (`lax.map`): the same numbers as one
-    vmap over all seeds, with a population field (no key) and with a sampler (keys)."""
+    """`run(execution=Execution(chunk=k))` computes the seeds k at a time (`lax.map`): the
+    same numbers as one vmap over all seeds, with a population field (no key) and with a
+    sampler (keys)."""
     game = gf.DiracGAN("gan")
     field = gf.stabilise(game, gf.R1(1.0), population=True)
     x0s = jax.vmap(game.init)(jax.random.split(jax.random.key(5), 5))
     sch = tr.SimultaneousGDA(field, optax.sgd(0.1))
-    a = tr.run(sch, x0s, 50, save_every=10, seed_chunk=2)
-    b = tr.run(sch, x0s, 50, save_every=10, seed_chunk=5)
+    a = tr.run(sch, x0s, 50, save_every=10, execution=gf.engine.Execution(chunk=2))
+    b = tr.run(sch, x0s, 50, save_every=10, execution=gf.engine.Execution(chunk=5))
     assert tree_allclose(a.xs, b.xs, rtol=1e-14, atol=1e-15)
     nk = gf.get_game("nk2d", loss="wgan")
     sampled = tr.SimultaneousGDA(nk.vector_field(), optax.sgd(0.05), lambda k: nk.sample(k, 8))
     x0s = jax.vmap(nk.init)(jax.random.split(jax.random.key(6), 5))
-    a = tr.run(sampled, x0s, 20, jax.random.key(7), seed_chunk=2)
+    a = tr.run(sampled, x0s, 20, jax.random.key(7), execution=gf.engine.Execution(chunk=2))
     b = tr.run(sampled, x0s, 20, jax.random.key(7))
     assert tree_allclose(a.x_final, b.x_final, rtol=1e-13, atol=1e-14)
-    with pytest.raises(ValueError, match="seed_chunk"):
-        tr.run(sch, jax.vmap(game.init)(jax.random.split(jax.random.key(5), 3)), 5, seed_chunk=0)
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        gf.engine.Execution(chunk=0)
+    with pytest.raises(ValueError, match="execution must be a ganflow.engine.Execution"):
+        tr.run(sch, jax.vmap(game.init)(jax.random.split(jax.random.key(5), 3)), 5, execution=2)

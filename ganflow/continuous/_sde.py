@@ -29,6 +29,7 @@ and with more than one device the seed axis is sharded: both paths are problems 
 ensemble engine (`ganflow.engine`), which chunks, shards, checkpoints and records them.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ from .._checks import (
     check_state,
 )
 from ..dynamics import Objective, as_objective, modified_field, vector_field
-from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
+from ..engine import RESULTS, AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
 from ._diffusion import AbstractDiffusion, GradientNoise
 from ._ode import _check_times
 from ._random import (
@@ -222,7 +223,8 @@ class EulerMaruyamaProblem(AbstractProblem):
     block: int = eqx.field(static=True)
     vectorised = True
 
-    def init(self, keys, params, x0):
+    def init(self, keys, params, inputs=None):
+        x0 = inputs  # the chunk's initial states (leading member axis)
         self.sde.check(_tmap(lambda a: a[0], x0))  # trace time only: before anything compiles
         return x0, jax.vmap(lambda k: stream_key_data(k, STREAM_BROWNIAN))(keys)
 
@@ -276,7 +278,8 @@ class DiffraxSDEProblem(AbstractProblem):
     steps_per_interval: int = eqx.field(static=True, default=0)
     vectorised = False
 
-    def init(self, key, params, x0):
+    def init(self, key, params, inputs=None):
+        x0 = inputs  # the seed's initial state
         self.sde.check(x0)  # trace time only: before anything compiles
         return x0, jax.random.key_data(key), jnp.asarray(diffrax.RESULTS.successful._value,
                                                          jnp.int32)
@@ -377,13 +380,9 @@ def sde_ensemble(
     brownian_tol: float | None = None,
     max_steps: int | None = None,
     batched_x0: bool = False,
-    shard: bool | None = None,
     throw: bool = False,
-    seed_chunk: int | None = None,
-    out: Any = None,
-    resume: bool = False,
-    progress: bool | None = False,
-    unroll: int = 1,
+    folder: RunFolder | None = None,
+    execution: Execution | None = None,
 ) -> SDESolution:
     r"""An ensemble of paths of `sde`, one per key, from x0 at t0 to t1 on the grid of step dt.
 
@@ -395,12 +394,13 @@ def sde_ensemble(
       path, other solvers (or `method="diffrax"`) go through diffrax (see the module doc); an
       adaptive solver uses `PIDController(rtol, atol)` from the first step dt and
       `brownian="virtual"` (tolerance `brownian_tol`, default dt/8);
-    - `shard`: shard the seeds over all devices (default: when more than one is present);
     - `throw=False`: a blown-up seed is reported in `status` (`diverged`, frozen at its last
       finite save); `throw=True` raises if any seed failed;
-    - `seed_chunk`, `out`, `resume`, `progress`: passed to the engine (`run_ensemble`): seeds
-      per chunk, results streamed to `out/results.zarr` with checkpoints, a progress bar;
-      `unroll`: unroll factor of the step loop (`lax.scan(unroll=...)`).
+    - `folder`: a `ganflow.engine.RunFolder`: results streamed to its `results.zarr`,
+      checkpoints, resume or overwrite (default: in memory only);
+    - `execution`: a `ganflow.engine.Execution`: seeds per chunk, sharding over devices
+      (default: when more than one is present), the unroll factor of the step loop, a progress
+      bar (default: none). Neither changes a number of the result.
 
     Returns an `SDESolution` with `xs` leaves of shape (seeds, T, ...).
     """
@@ -429,9 +429,13 @@ def sde_ensemble(
     n_saves = n_steps // save_every
     ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
         n_saves + 1, dtype=dtype)
-    common = dict(inputs=x0s, shard=shard, blowup=np.inf, check="save", progress=progress,
-                  unroll=unroll,
-                  out=out, resume=resume, name=f"sde_ensemble ({method})", chunk=seed_chunk)
+    execution = Execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise ValueError(
+            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
+    common = dict(inputs=x0s, blowup=np.inf, check="save", folder=folder,
+                  execution=execution.with_progress_default(False),
+                  name=f"sde_ensemble ({method})")
     if method == "scan":
         block = _noise_block(save_every)
         problem = EulerMaruyamaProblem(sde, t0, dt, block)
@@ -478,8 +482,10 @@ def solve_sde(sde: SDE, x0: Any, t0: float, t1: float, *, dt: float, key: Any,
         keys = key[None]
     else:
         keys = jnp.asarray(key)[None]
-    kwargs.setdefault("shard", False)
-    sol = sde_ensemble(sde, x0, t0, t1, dt=dt, keys=keys, **kwargs)
+    execution = kwargs.pop("execution", None) or Execution()
+    if execution.shard is None:  # one path: nothing to shard
+        execution = dataclasses.replace(execution, shard=False)
+    sol = sde_ensemble(sde, x0, t0, t1, dt=dt, keys=keys, execution=execution, **kwargs)
     strip = lambda a: a[0]  # noqa: E731
     result = None if sol.result is None else jax.tree_util.tree_map(strip, sol.result)
     return SDESolution(sol.ts, _tmap(strip, sol.xs), sol.status[0], sol.t_nonfinite[0], result,

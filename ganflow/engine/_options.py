@@ -122,3 +122,9 @@ class Execution:
         if self.segment_saves is not None:
             check_int_at_least("segment_saves", self.segment_saves, 1)
         check_int_at_least("unroll", self.unroll, 1)
+
+    def with_progress_default(self, progress: bool) -> "Execution":
+        """This layout with `progress=None` replaced by `progress` (a front door's default)."""
+        if self.progress is not None:
+            return self
+        return dataclasses.replace(self, progress=progress)

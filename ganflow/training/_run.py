@@ -16,7 +16,15 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._checks import check_int_at_least, check_positive, check_state
-from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble, seed_keys
+from ..engine import (
+    RESULTS,
+    AbstractProblem,
+    Execution,
+    RunFolder,
+    Sweep,
+    run_ensemble,
+    seed_keys,
+)
 from ._schemes import AbstractScheme, TrainState
 
 _tmap = jax.tree_util.tree_map
@@ -92,8 +100,8 @@ class TrainProblem(AbstractProblem):
     def _scheme(self, params) -> AbstractScheme:
         return self.scheme if self.make_scheme is None else self.make_scheme(params["eta"])
 
-    def init(self, key, params, x0=None):
-        state = self._scheme(params).init(x0)
+    def init(self, key, params, inputs=None):
+        state = self._scheme(params).init(inputs)  # inputs: the seed's initial state x0
         minus1 = jnp.asarray(-1, jnp.int32)
         if self.x_star is not None:
             hit = _distance(state.x, self.x_star) <= self.tol
@@ -164,6 +172,15 @@ def _keys(key: Any, keys: Any, num_seeds: int, needed: bool) -> Any:
     return seed_keys(num_seeds)  # unused by deterministic schemes
 
 
+def _execution(execution: Execution | None) -> Execution:
+    """The front doors' layout: the engine's defaults, without a progress bar unless asked."""
+    execution = Execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise ValueError(
+            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
+    return execution.with_progress_default(False)
+
+
 def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) -> RunSolution:
     state, conv, move = res.final_state
     obs = res.observations
@@ -212,12 +229,8 @@ def run(
     tol: float = 1e-8,
     blowup: float = 1e6,
     throw: bool = False,
-    shard: bool | None = None,
-    seed_chunk: int | None = None,
-    out: Any = None,
-    resume: bool = False,
-    progress: bool | None = False,
-    checkpoint_every: int | None = None,
+    folder: RunFolder | None = None,
+    execution: Execution | None = None,
 ) -> RunSolution:
     r"""Runs `scheme` for `num_steps` steps from each initial state in `x0s` (leaves with a
     leading seed axis S), vmapped over seeds, compiled once — through the ensemble engine
@@ -234,11 +247,11 @@ def run(
       means the last step moved ≤ `tol`;
     - a seed whose state is non-finite or exceeds `blowup` (max-norm) is frozen and `diverged`;
     - `throw=True` raises if any seed diverged;
-    - `shard`: shard the seed axis over all devices with `jax.sharding` (default: when more than
-      one device is present); `seed_chunk`: seeds computed together on a device (default:
-      `ganflow.engine.default_chunk`, from the backend and the memory);
-    - `out`, `resume`, `progress`, `checkpoint_every`: results to `out/results.zarr`,
-      checkpoints, a progress bar (see `run_ensemble`).
+    - `folder`: a `ganflow.engine.RunFolder`: results streamed to its `results.zarr`,
+      checkpoints, resume or overwrite (default: in memory only);
+    - `execution`: a `ganflow.engine.Execution`: seeds per chunk, sharding over devices (default:
+      when more than one is present), save points per compiled call, a progress bar (default:
+      none). Neither changes a number of the result.
 
     ```python
     sol = run(SimultaneousGDA(b, optax.sgd(0.1)), x0s, 1000, x_star=game.equilibrium())
@@ -251,16 +264,13 @@ def run(
         num_steps, save_every, x0s, x_star, tol, blowup
     )
     keys = _keys(key, keys, num_seeds, scheme.sampler is not None)
-    if seed_chunk is not None:
-        seed_chunk = check_int_at_least("seed_chunk", seed_chunk, 1)
     x0s = tuple(x0s)
     # check the scheme against one seed's state at trace time (before compiling the loop)
     jax.eval_shape(lambda x: scheme.init(x), _tmap(lambda a: a[0], x0s))
     problem = TrainProblem(scheme, x_star, tol)
     res = run_ensemble(
         problem, Sweep(seeds=keys), num_steps, save_every=save_every, inputs=x0s,
-        blowup=blowup, chunk=seed_chunk, shard=shard, out=out, resume=resume,
-        progress=progress, checkpoint_every=checkpoint_every, name="training.run",
+        blowup=blowup, folder=folder, execution=_execution(execution), name="training.run",
     )
     sol = _solution(res, num_steps, x_star is not None, None)
     if throw and bool(np.any(np.asarray(sol.status) == RESULTS.diverged)):
@@ -318,11 +328,13 @@ def run_grid(
     x_star: Any = None,
     tol: float = 1e-8,
     blowup: float = 1e6,
-    seed_chunk: int | None = None,
+    folder: RunFolder | None = None,
+    execution: Execution | None = None,
 ) -> RunSolution:
     """`run` over a grid of learning rates × seeds in one compilation (the engine's traced axis
     `eta`): `make_scheme(eta)` builds the scheme for one (traced) learning rate; the result has
-    leading axes (E, S)."""
+    leading axes (E, S). `folder`, `execution`: as for `run` (with a folder, the labelled
+    results are in it, dims (seed, eta, step))."""
     num_steps, save_every, num_seeds, x_star = _check_run_inputs(
         num_steps, save_every, x0s, x_star, tol, blowup
     )
@@ -338,7 +350,7 @@ def run_grid(
     problem = TrainProblem(None, x_star, tol, make_scheme)
     res = run_ensemble(
         problem, Sweep(seeds=keys, axes={"eta": [float(e) for e in etas]}), num_steps,
-        save_every=save_every, inputs=x0s, blowup=blowup, chunk=seed_chunk, progress=False,
-        name="training.run_grid",
+        save_every=save_every, inputs=x0s, blowup=blowup, folder=folder,
+        execution=_execution(execution), name="training.run_grid",
     )
     return _solution(res, num_steps, x_star is not None, 1)

@@ -40,7 +40,7 @@ from .._checks import (
 )
 from ..continuous import SDESolution, batch_mean_objective
 from ..dynamics import as_objective, vector_field
-from ..engine import RESULTS
+from ..engine import RESULTS, Execution, RunFolder
 from ._run import run
 from ._schemes import AlternatingGDA, SimultaneousGDA
 
@@ -83,12 +83,9 @@ def sgda_ensemble(
     independent_batches: bool = True,
     save_every: int | None = None,
     batched_x0: bool = False,
-    shard: bool | None = None,
     throw: bool = False,
-    seed_chunk: int | None = None,
-    out: Any = None,
-    resume: bool = False,
-    progress: bool | None = False,
+    folder: RunFolder | None = None,
+    execution: Execution | None = None,
 ) -> SDESolution:
     r"""Minibatch stochastic gradient descent–ascent (Cao–Guo eqs. 5–7), one run per key.
 
@@ -107,8 +104,9 @@ def sgda_ensemble(
 
     Returns an `SDESolution` with `ts = η · step` and leaves (seeds, T, ...); a seed whose
     state becomes non-finite is frozen and reported as `diverged` in `status`. Seed s depends
-    on `keys[s]` only (step k draws its batches from `fold_in(keys[s], k)`). `seed_chunk`,
-    `out`, `resume`, `progress` go to the engine (see `ganflow.training.run`).
+    on `keys[s]` only (step k draws its batches from `fold_in(keys[s], k)`). `folder` (a
+    `ganflow.engine.RunFolder`) and `execution` (a `ganflow.engine.Execution`) go to the engine
+    unchanged (see `ganflow.training.run`).
     """
     eta = check_positive("eta", eta)
     num_steps = check_int_at_least("num_steps", num_steps, 1)
@@ -160,7 +158,7 @@ def sgda_ensemble(
     x0s = x0 if batched_x0 else _tmap(
         lambda a: jnp.broadcast_to(jnp.asarray(a), (num,) + jnp.shape(a)), x0)
     sol = run(sch, tuple(x0s), num_steps, keys=keys, save_every=save_every, blowup=np.inf,
-              shard=shard, seed_chunk=seed_chunk, out=out, resume=resume, progress=progress)
+              folder=folder, execution=execution)
     ts = jnp.asarray(eta, dtype) * save_every * jnp.arange(num_steps // save_every + 1,
                                                            dtype=dtype)
     dstep = np.asarray(sol.diverged_step)
