@@ -30,8 +30,12 @@ def main(seeds: int, steps: int, repeats: int) -> dict:
     def runner(num):
         xs = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (num,) + a.shape), x0)
         shard = None if num > 1 else False  # one seed: one device
+        if hasattr(gf.engine, "Execution"):  # this checkout
+            layout = {"execution": gf.engine.Execution(shard=shard)}
+        else:  # an older commit: training.run(..., shard=)
+            layout = {"shard": shard}
         return lambda: jax.block_until_ready(
-            tr.run(scheme, xs, steps, jax.random.key(1), shard=shard).x_final)
+            tr.run(scheme, xs, steps, jax.random.key(1), **layout).x_final)
 
     fns = {"one": runner(1), "many": runner(seeds)}
     for f in fns.values():

@@ -49,7 +49,7 @@ from bench_sde import SIGMA, make_hand_scan, noise_variants, r1_dirac_field  # n
 import ganflow as gf  # noqa: E402
 import ganflow.continuous as gc  # noqa: E402
 from ganflow import training as tr  # noqa: E402
-from ganflow.engine import Sweep, run_ensemble  # noqa: E402
+from ganflow.engine import Execution, RunFolder, Sweep, run_ensemble  # noqa: E402
 
 
 def _median_pair(fa, fb, repeats):
@@ -75,7 +75,8 @@ def mog_seeds(seed_counts, steps, repeats):
         xs = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (num,) + a.shape), x0)
         key = jax.random.key(1)
         shard = None if num > 1 else False  # one seed: one device
-        return lambda: tr.run(scheme, xs, steps, key, seed_chunk=chunk, shard=shard).x_final
+        layout = Execution(chunk=chunk, shard=shard)
+        return lambda: tr.run(scheme, xs, steps, key, execution=layout).x_final
 
     out = {"num_params": n, "steps": steps, "devices": len(jax.devices())}
     one = runner(1)
@@ -101,8 +102,9 @@ def sde_fast_path(seeds, steps, repeats, unrolls):
     out = {"seeds": seeds, "steps": steps}
     for u in unrolls:
         def fast(u=u):
-            return gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys, unroll=u,
-                                   shard=False).xs  # one device, as the hand scans
+            return gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys,
+                                   execution=Execution(unroll=u, shard=False)  # one device,
+                                   ).xs  # as the hand scans
 
         tf, th = _median_pair(fast, hand, repeats)
         _, tq = _median_pair(fast, quiet, max(repeats // 2, 1))
@@ -154,14 +156,15 @@ def checkpoints(seeds, steps, repeats):
 
     def in_memory():
         return run_ensemble(problem, Sweep(seeds=keys), steps, save_every=save_every,
-                            inputs=xs, segment_saves=1).status
+                            inputs=xs, execution=Execution(segment_saves=1)).status
 
     def streamed(seconds):
         def go():
             shutil.rmtree(os.path.join(tmp, "r"), ignore_errors=True)
             return run_ensemble(problem, Sweep(seeds=keys), steps, save_every=save_every,
-                                inputs=xs, segment_saves=1, out=os.path.join(tmp, "r"),
-                                checkpoint_seconds=seconds).status
+                                inputs=xs, execution=Execution(segment_saves=1),
+                                folder=RunFolder(os.path.join(tmp, "r"),
+                                                 checkpoint_seconds=seconds)).status
         return go
 
     t_mem, t_30 = _median_pair(in_memory, streamed(30.0), repeats)

@@ -48,7 +48,7 @@ def ganflow_runner(cfg, method: str, seeds: int, steps: int):
     (`run_ensemble`: vmapped, sharded over the devices, in memory, no progress bar), as
     `ganflow run mog` runs them; returns (fn, None). Each call includes the engine's per-call
     work (initialisation, outcome), so `steps` should be large enough to amortise it."""
-    from ganflow.engine import Sweep, run_ensemble
+    from ganflow.engine import Execution, Sweep, run_ensemble
     from ganflow.experiments import _exp_mog as em
 
     member = em.mog_problems(cfg)(method)
@@ -56,7 +56,7 @@ def ganflow_runner(cfg, method: str, seeds: int, steps: int):
 
     def run():
         return run_ensemble(member, Sweep(seeds=keys), steps, save_every=steps,
-                            progress=False).status
+                            execution=Execution(progress=False)).status
 
     return run, None
 

@@ -11,7 +11,8 @@ per core, and reports both ratios per round and their medians.
     python scripts/benchmarks/bench_regression.py --against HEAD~10 --pairs 5
 
 The reference is checked out with `git worktree` into a temporary folder (removed at the end);
-it must be a commit of this repository that has `training.run(..., shard=)`. The default, 930a54b,
+it must be a commit of this repository that has `training.run(..., shard=)` (or, later,
+`training.run(..., execution=Execution(shard=))`). The default, 930a54b,
 is the last commit whose `training.run` had its own loop (its child a0f92db made it a front door
 to `ganflow.engine`).
 """

@@ -209,7 +209,8 @@ def _sharded_child(seeds, steps, dt, repeats):
             repeats,
         )
         out[name] = med / (seeds * steps) * 1e9
-    single = gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys, shard=False)
+    single = gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys,
+                             execution=gf.engine.Execution(shard=False))
     sharded = gc.sde_ensemble(sde, x0, 0.0, steps * dt, dt=dt, keys=keys)
     out["sharded_equals_single_bitwise"] = bool(
         jnp.array_equal(single.xs[0].theta, sharded.xs[0].theta)

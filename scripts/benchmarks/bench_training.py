@@ -161,12 +161,13 @@ def main(argv=None) -> dict:
     # the library path: `ganflow.training.run` over the seeds (sharded over every device, seeds
     # in cache-sized chunks per device) against `run` on one seed, on one device
     from ganflow import training as tr
+    from ganflow.engine import Execution
 
     x1 = jax.tree_util.tree_map(lambda a: a[:1], x0s)
     t_run1, t_run = [], []
 
     def run_final(xs, shard):
-        return tr.run(sim, xs, steps, key, shard=shard).x_final
+        return tr.run(sim, xs, steps, key, execution=Execution(shard=shard)).x_final
 
     jax.block_until_ready(run_final(x1, False))
     t0 = time.perf_counter()
