@@ -125,6 +125,17 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     return value
 
 
+def check_choices(name: str, values: tuple, choices: tuple) -> tuple:
+    """A non-empty tuple of distinct values, each one of `choices` (a config's list of names)."""
+    if not values:
+        raise ValueError(f"{name} must name at least one of {', '.join(choices)}")
+    for v in values:
+        check_choice(name, v, choices)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} lists a value twice: {', '.join(values)}")
+    return values
+
+
 def check_keys(keys: Any) -> Any:
     """Checks that `keys` is a 1-D array of typed PRNG keys (one per seed) and returns it."""
     keys = jnp.asarray(keys) if not hasattr(keys, "dtype") else keys

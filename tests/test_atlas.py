@@ -7,19 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ganflow.engine import RESULTS
-from ganflow.experiments._atlas import (
-    THEORY_VERDICTS,
-    VERDICTS,
-    Atlas,
-    convergence_atlas,
-    defective_on_unit_circle,
-    measured_verdicts,
-    rho_precision,
-    steps_to_tol,
-    theory_verdicts,
-    verdicts_agree,
-)
+from ganflow.analysis import THEORY_VERDICTS, VERDICTS, Atlas, atlas_catalogue, convergence_atlas
 
 ETAS = (0.03, 0.1, 0.5, 2.5)
 STEPS = 300
@@ -187,82 +175,6 @@ def test_verdicts_agree_with_theory(dirac, bilinear, long_budget):
 
 
 # ---------------------------------------------------------------------------------------------
-# the verdict functions on synthetic distances (no compilation)
-
-
-def _verdict(d, status=RESULTS.max_steps_reached, dstep=-1, tol=1e-6, delta=1e-7):
-    d = np.asarray(d, float)[None, None]
-    ts = np.arange(d.shape[-1]) * 5
-    out = measured_verdicts(d, ts, np.array([[status]]), np.array([[dstep]]), tol, delta, 1e-9)
-    return out["verdict"][0], out["rate"][0], out["band"][0]
-
-
-def test_measured_verdicts_synthetic():
-    k = np.arange(61) * 5.0
-    v, rate, _ = _verdict(0.1 * 0.99**k)  # 0.1 · 0.99^300 = 4.9e-3 > tol
-    assert v == "slow" and rate == pytest.approx(0.99, rel=1e-12)
-    v, rate, _ = _verdict(np.maximum(0.1 * 0.9**k, 1e-12), status=RESULTS.converged)
-    assert v == "converges" and rate == pytest.approx(0.9, rel=1e-12)  # round-off floor left out
-    v, rate, band = _verdict(0.1 * (1 + 0.5 * np.sin(0.3 * k)))  # bounded oscillation: no trend
-    assert v == "orbits" and abs(math.log(rate)) <= band < 3 * math.log(3) / 300
-    v, rate, _ = _verdict(0.1 * 1.001**k)  # slow expansion: +35 % in 300 steps
-    assert v == "diverges" and rate == pytest.approx(1.001, rel=1e-12)
-    # leaves x* at 1.05 per step and stalls at 5 (a saturating loss): the fit stops at 10·d0
-    v, rate, _ = _verdict(np.minimum(0.1 * 1.05**k, 5.0))
-    assert v == "diverges" and rate == pytest.approx(1.05, rel=1e-12)
-    # diverged at step 23, frozen at its last good state (step 22): the rate from before
-    d = 0.1 * 1.5**np.minimum(k, 22)
-    v, rate, _ = _verdict(d, status=RESULTS.diverged, dstep=23)
-    assert v == "diverges" and rate == pytest.approx(1.5, rel=1e-12)
-    # mixed cells, 4 seeds: C converged, D diverged, S slow (0.99^k), O orbiting
-    conv_d, div_d = np.maximum(0.1 * 0.9**k, 1e-12), 0.1 * 1.5 ** np.minimum(k, 22)
-    slow_d, orbit_d = 0.1 * 0.99**k, 0.1 * (1 + 0.5 * np.sin(0.3 * k))
-    kinds = {"C": (conv_d, RESULTS.converged, -1), "D": (div_d, RESULTS.diverged, 23),
-             "S": (slow_d, RESULTS.max_steps_reached, -1),
-             "O": (orbit_d, RESULTS.max_steps_reached, -1)}
-    for seeds, expected, rate in (
-        ("CCCD", "converges", 0.9),  # every seed that did not diverge converged
-        ("CCDD", "diverges", None),  # at least half diverged
-        ("CCCO", "converges", 0.9),  # a stalled seed among converged ones
-        ("CSSS", "slow", 0.99),  # the budget is short for three seeds
-        ("COOO", "orbits", 1.0),
-        ("CCOO", "orbits", 1.0),  # not more than half converged: the rest decide
-    ):
-        d, st, dst = (np.stack([kinds[c][n] for c in seeds])[None] for n in range(3))
-        out = measured_verdicts(d, k, st, dst, 1e-6, 1e-7, 1e-9)
-        assert out["verdict"][0] == expected, seeds
-        if rate is not None:
-            assert out["rate"][0] == pytest.approx(rate, abs=0.03), seeds
-
-
-def test_theory_verdicts_precision_and_steps():
-    rho = np.array([0.5, 1 - 1e-9, 1.0, 1 + 1e-9, 1.01])
-    assert theory_verdicts(rho, 1e-7).tolist() == [
-        "converges", "orbits", "orbits", "orbits", "diverges"]
-    # ρ = 1 with a Jordan block on the unit circle grows like k: `diverges`. Alternating GD on
-    # the Dirac-GAN, F′ = [[1 − α², α], [−α, 1]]: det 1, λ = −1 twice at α = 2, one eigenvector
-    for a, defective in ((1.0, False), (1.99, False), (2.0, True)):
-        f = np.array([[1 - a * a, a], [-a, 1.0]])
-        delta = rho_precision(f)
-        assert defective_on_unit_circle(f, delta) is defective
-        rho = np.max(np.abs(np.linalg.eigvals(f)))
-        assert theory_verdicts(rho, delta, defective).item() == (
-            "diverges" if defective else "orbits")
-    assert not defective_on_unit_circle(-np.eye(2), 1e-7)  # semisimple double eigenvalue
-    # √ε of float64, scaled by ‖F′‖_F
-    assert rho_precision(np.eye(2)) == pytest.approx(10 * math.sqrt(2.0**-52) * math.sqrt(2))
-    assert rho_precision(np.eye(2, dtype=np.float32)) > 1e-3
-    # n* = ceil(log(tol/d0)/log ρ); 0 when already within tol; nan when ρ ≥ 1
-    out = steps_to_tol([0.5, 0.5, 0.0, 1.0], [1.0, 1e-4, 1.0, 1.0], 1e-3)
-    assert out[:3].tolist() == [10.0, 0.0, 1.0] and math.isnan(out[3])
-    # `orbits` agrees with a ρ that the budget cannot resolve, not with one it can
-    agree = verdicts_agree(["orbits", "orbits", "slow", "diverges", "converges"],
-                           ["converges", "converges", "converges", "orbits", "diverges"],
-                           [0.9999, 0.9, 0.9, 1.0, 1.1], [1e-3, 1e-3, 1e-3, 1e-3, 1e-3])
-    assert agree.tolist() == [True, False, True, False, False]
-
-
-# ---------------------------------------------------------------------------------------------
 # table, figure data, figure
 
 
@@ -310,6 +222,20 @@ def test_atlas_heatmap_refusals():
     fig = atlas_heatmap({"g": (["a", "b"], [0.1], [[0.0], [1.0]], [["slow"], ["converges"]],
                                [[False], [True]])})
     assert [t.get_text() for t in fig.axes[0].texts] == ["slow*", "conv"]
+
+
+def test_atlas_catalogue_and_dataset_round_trip(bilinear):
+    games, stabs, schemes = atlas_catalogue()
+    assert games == ("dirac", "nk2d", "bilinear", "lq-gaussian")
+    assert stabs == ("none", "r1", "consensus", "nk")
+    assert schemes == ("simultaneous", "alternating", "extragradient")
+    full = atlas_catalogue(full=True)
+    assert set(stabs) < set(full[1]) and {"cgd", "unrolled-3"} <= set(full[2])
+    ds = bilinear.to_dataset()
+    assert ds.sizes == {"cell": 1, "eta": 3}
+    again = Atlas.from_dataset(ds)
+    assert again.to_markdown() == bilinear.to_markdown()
+    assert again.skipped == bilinear.skipped
 
 
 def test_atlas_bad_names():

@@ -4,7 +4,7 @@ closed-form ρ(F′(0)), the Jacobians against the block form, and the report.""
 import numpy as np
 import xarray as xr
 
-from ganflow.experiments import get_experiment, make_config, run_experiment
+from ganflow.studies import get_experiment, make_config, run_experiment
 
 
 def test_wgan_qc_quick(tmp_path):

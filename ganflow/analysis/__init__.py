@@ -1,6 +1,17 @@
 """Analysis of GAN dynamics: spectra and stability, stationary points, Nagarajan–Kolter bounds,
-the neural-net distance and generalisation gap (Arora et al. 2017)."""
+the neural-net distance and generalisation gap (Arora et al. 2017), convergence verdicts (one
+vocabulary: converges, slow, orbits, diverges) and the convergence atlas."""
 
+from ._atlas import (
+    Atlas as Atlas,
+    atlas_catalogue as atlas_catalogue,
+    convergence_atlas as convergence_atlas,
+)
+from ._dirac_lineup import (
+    dirac_lineup_fields as dirac_lineup_fields,
+    dirac_lineup_schemes as dirac_lineup_schemes,
+    dirac_lineup_trajectories as dirac_lineup_trajectories,
+)
 from ._longrun import (
     Dissipativity as Dissipativity,
     Ellipticity as Ellipticity,
@@ -29,6 +40,12 @@ from ._nndist import (
     NeuralNetDistance as NeuralNetDistance,
     generalisation_gap as generalisation_gap,
     neural_net_distance as neural_net_distance,
+)
+from ._small_games import (
+    closed_form_spectra as closed_form_spectra,
+    equilibrium_linearisation as equilibrium_linearisation,
+    field_on_grid as field_on_grid,
+    flow_and_gd_paths as flow_and_gd_paths,
 )
 from ._spectra import (
     Spectrum as Spectrum,
@@ -62,6 +79,24 @@ from ._summary import (
     format_pm as format_pm,
     mean_se as mean_se,
     summarise as summarise,
+)
+from ._verdicts import (
+    LOCAL_VERDICTS as LOCAL_VERDICTS,
+    THEORY_VERDICTS as THEORY_VERDICTS,
+    VERDICTS as VERDICTS,
+    LocalVerdict as LocalVerdict,
+    defective_on_unit_circle as defective_on_unit_circle,
+    ensemble_verdicts as ensemble_verdicts,
+    envelope_growth_rate as envelope_growth_rate,
+    fit_log_rate as fit_log_rate,
+    local_growth_rate as local_growth_rate,
+    local_verdict as local_verdict,
+    rate_verdict as rate_verdict,
+    rho_precision as rho_precision,
+    series_verdict as series_verdict,
+    steps_to_tol as steps_to_tol,
+    theory_verdicts as theory_verdicts,
+    verdicts_agree as verdicts_agree,
 )
 from ._weak import (
     WeakOrder as WeakOrder,

@@ -1,5 +1,5 @@
 """ganflow's built-in experiments, each a study registered with `ganflow.studies` (the
-`ganflow` command lists them), and the convergence atlas.
+`ganflow` command lists them); `Atlas` and `convergence_atlas` are `ganflow.analysis`'s.
 
 ```python
 from ganflow.studies import get_experiment, run_experiment
@@ -8,5 +8,5 @@ run_experiment(exp, exp.preset("quick"), "runs/atlas")
 ```
 """
 
+from ..analysis import Atlas as Atlas, convergence_atlas as convergence_atlas
 from . import _catalogue  # noqa: F401  registers every built-in experiment
-from ._atlas import Atlas as Atlas, convergence_atlas as convergence_atlas

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..analysis import fit_log_rate, series_verdict, theory_verdicts
 from ..engine import AbstractProblem, Sweep, run_ensemble
-from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
-from ..studies import markdown_table
+from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
 
 METHODS = ("wgan-qc", "wgan-simultaneous", "wgan-alternating", "wgan-alternating-nd5")
 
@@ -118,23 +118,14 @@ def _rho(method: str, gamma: float, eta: float) -> float:
     return 1.0  # alternating GD: eigenvalues on the unit circle for α = sqrt(n_d) η < 2
 
 
-def _fit_rate(steps: np.ndarray, d: np.ndarray, floor: float = 1e-12) -> float:
-    m = np.isfinite(d) & (d > floor)
-    if m.sum() < 3:
-        return float("nan")
-    return float(np.exp(np.polyfit(steps[m], np.log(d[m]), 1)[0]))
+ORBIT_BAND = 2e-4  # |log rate| per step below which a run counts as orbiting
+CONVERGED_RATIO, BLOWUP_RATIO = 1e-6, 1e3  # final/start distances: converged, diverged
 
 
-def _verdict(rate: float, final: float, start: float) -> str:
-    if not np.isfinite(final) or final > 1e3 * start:
-        return "diverges"
-    if np.isfinite(rate) and abs(np.log(rate)) < 2e-4:
-        return "orbits"
-    if final < 1e-6 * start:
-        return "converges"
-    if np.isfinite(rate) and rate < 1:
-        return "slow"
-    return "diverges" if np.isfinite(rate) and rate > 1 else "orbits"
+def _rate(steps: np.ndarray, d: np.ndarray) -> float:
+    """The per-step factor exp(s) of `ganflow.analysis.fit_log_rate` over distances above 1e-12
+    (nan with fewer than 3)."""
+    return float(np.exp(fit_log_rate(steps, d, 1e-12, min_points=3)[0]))
 
 
 def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
@@ -158,17 +149,17 @@ def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
     ds = res.dataset
     steps = ds.step.values.astype(float)
     dist = ds["distance"].values  # (seed, case, step)
-    rates = np.array([[_fit_rate(steps[len(steps) // 5:], dist[s, c, len(steps) // 5:])
+    rates = np.array([[_rate(steps[len(steps) // 5:], dist[s, c, len(steps) // 5:])
                        for c in range(dist.shape[1])] for s in range(dist.shape[0])])
     rho = np.array([_rho(m, g, config.eta) for m, g in zip(methods, gammas)])
     final, start = dist[:, :, -1], dist[:, :, 0]
     verdicts = [
-        _verdict(float(np.nanmedian(rates[:, c])), float(np.max(final[:, c])),
-                 float(np.max(start[:, c])))
+        series_verdict(float(np.log(np.nanmedian(rates[:, c]))), ORBIT_BAND,
+                       float(np.max(start[:, c])), float(np.max(final[:, c])),
+                       converged_ratio=CONVERGED_RATIO, blowup_ratio=BLOWUP_RATIO)
         for c in range(len(methods))
     ]
-    theory = ["converges" if r < 1 - 1e-9 else ("orbits" if r <= 1 + 1e-9 else "diverges")
-              for r in rho]
+    theory = [str(v) for v in theory_verdicts(rho, 1e-9)]
     summary = xr.Dataset(
         {
             "rate_measured": (("case",), np.nanmedian(rates, axis=0)),
@@ -270,28 +261,15 @@ WGAN-QC step) beside the block form:
 
 {jtable}
 """
-    import matplotlib
+    from ..plotting import distance_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    steps = runs.step.values
+    curves = {}
     for c in runs.case.values:
-        d = runs["distance"].sel(case=c).values
         m = str(runs["method"].sel(case=c).values)
         g = float(runs["gamma"].sel(case=c).values)
-        label = f"{m} (γ = {g:g})" if m == "wgan-qc" else m
-        mean = np.exp(np.nanmean(np.log(np.maximum(d, 1e-300)), axis=0))
-        ax.semilogy(steps, mean, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("‖x − x*‖ (geometric mean over seeds)")
-    ax.set_title("Dirac-GAN: WGAN-QC against WGAN")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+        curves[f"{m} (γ = {g:g})" if m == "wgan-qc" else m] = runs["distance"].sel(case=c).values
     path = Path(out) / "wgan_qc_dirac.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    distance_curves(runs.step.values, curves, title="Dirac-GAN: WGAN-QC against WGAN", path=path)
     return ReportPart(md, [path])
 
 

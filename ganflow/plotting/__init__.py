@@ -2,8 +2,9 @@
 
 Every function returns a `matplotlib.figure.Figure` (drawn without pyplot) and, given `path=`,
 saves it as PNG. The helpers that compute what a figure shows (`nk_field_grid`,
-`parameter_slice_grid`, `slice_coordinates`, `dirac_lineup_schemes`,
-`dirac_lineup_trajectories`, `dirac_lineup_fields`, `seed_statistics`) need no matplotlib.
+`parameter_slice_grid`, `slice_coordinates`, `gridded_field`, `seed_statistics`) need no
+matplotlib. Plotting never trains: the trajectories a figure shows are computed by the caller
+(e.g. `ganflow.analysis.dirac_lineup_trajectories` for `dirac_lineup`).
 """
 
 from ._atlas import atlas_heatmap as atlas_heatmap
@@ -12,13 +13,14 @@ from ._bands import (
     fdr_traces as fdr_traces,
     seed_statistics as seed_statistics,
 )
-from ._dirac import (
-    dirac_lineup as dirac_lineup,
-    dirac_lineup_fields as dirac_lineup_fields,
-    dirac_lineup_schemes as dirac_lineup_schemes,
-    dirac_lineup_trajectories as dirac_lineup_trajectories,
-)
+from ._dirac import dirac_lineup as dirac_lineup
 from ._eigenplane import eigenvalue_plane as eigenvalue_plane
+from ._game_spectra import (
+    distance_curves as distance_curves,
+    eigenvalue_grid as eigenvalue_grid,
+    gridded_field as gridded_field,
+    phase_plane_row as phase_plane_row,
+)
 from ._meanfield import (
     PHASE_COLOURS as PHASE_COLOURS,
     mean_field_concentration as mean_field_concentration,

@@ -14,8 +14,8 @@ from ._common import new_figure, save
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-# the atlas's verdict vocabulary (ganflow.analysis.VERDICTS): colour (Okabe–Ito) and
-# the short label written in the cell
+# ganflow's verdict vocabulary (`ganflow.analysis.VERDICTS`, best to worst): colour (Okabe–Ito)
+# and the short label written in the cell
 VERDICT_STYLE = {
     "converges": ("#009E73", "conv"),
     "slow": ("#F0E442", "slow"),
@@ -68,7 +68,7 @@ def atlas_heatmap(
       (len(methods), len(etas)):
       - `fractions` in [0, 1]: the fraction of seeds converged (NaN: a cell not run, drawn grey);
       - `verdicts` (optional): the measured verdict of each cell, one of "converges", "slow",
-        "orbits", "diverges" ("" or None: not run), as `ganflow.experiments.Atlas` computes
+        "orbits", "diverges" ("" or None: not run), as `ganflow.analysis.Atlas` computes
         them (`Atlas.heatmap_panels()`). With verdicts, the colour is the verdict (green:
         converges, yellow: slow — contracting, not yet within tol —, blue: orbits, vermillion:
         diverges) and the cell says it in a word; without, the colour is the fraction
