@@ -8,9 +8,9 @@ An experiment is
 - **presets**: named overrides of the defaults; `quick` (≤ 2 minutes on 2 CPU cores) is
   required;
 - `run(config, out, options)`: computes and writes the labelled results under
-  `out/results.zarr` (through the ensemble engine, `ganflow.engine.run_ensemble(out=out,
-  group=...)`, which checkpoints and resumes; summaries computed afterwards with
-  `write_summary`);
+  `out/results.zarr` (through the ensemble engine, `ganflow.engine.run_ensemble(...,
+  folder=RunFolder(out, group=..., resume=options.resume))`, which checkpoints and resumes;
+  summaries computed afterwards with `write_summary`);
 - `report(config, results, out)`: rewrites the Markdown report body and the figures from the
   saved results only (never recomputes the runs). `results` maps group names to
   `xarray.Dataset`s (see `open_results`).
