@@ -84,6 +84,8 @@ from .dynamics import (
 from .engine import (
     RESULTS as RESULTS,
     AbstractProblem as AbstractProblem,
+    Execution as Execution,
+    RunFolder as RunFolder,
     Sweep as Sweep,
     run_ensemble as run_ensemble,
 )
