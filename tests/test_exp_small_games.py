@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 
 from ganflow.experiments._exp_spectra import format_eigenvalues
-from ganflow.studies._registry import (
+from ganflow.studies import (
     ConfigError,
     RunOptions,
     config_to_toml,
     get_experiment,
     make_config,
     open_results,
+    run_experiment,
+    write_report,
 )
-from ganflow.studies._runner import run_experiment, write_report
 
 NAMES = ("spectra", "atlas", "sde", "weak-error")
 _NUMBER = re.compile(r"([+-]\d+\.\d+)([+-]\d+\.\d+)i")
