@@ -4,114 +4,20 @@ Fast tests run tiny configurations; the slow test asserts the headline weak orde
 simultaneous SGDA against the SDE (9), order 2 for alternating SGDA against the SDE (10)).
 """
 
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganflow.continuous import sde_ensemble
-from ganflow.engine import Sweep, run_ensemble
-from ganflow.experiments._exp_noise import (
-    FDR_SCHEDULE,
-    PROCESSES,
-    SDE_NEURAL,
-    TEST_FUNCTIONS,
-    HeunDrift,
-    WeakErrorMember,
-    neural_setting,
-    weak_adjoints,
+from ganflow.analysis import WEAK_TEST_FUNCTIONS, local_slope_medians
+from ganflow.studies import (
+    RunOptions,
+    get_experiment,
+    make_config,
+    open_results,
+    run_experiment,
 )
-from ganflow.studies import RunOptions, make_config, open_results, run_experiment
-from ganflow.training import sgda_ensemble
 
-_tmap = jax.tree_util.tree_map
-
-
-def _tiny_setting():
-    return neural_setting(jax.random.key(3), width=4, depth=1, latent_dim=2,
-                          activation="tanh", num_examples=8, num_latents=16)
-
-
-def test_heun_drift_is_heuns_method():
-    """Euler with the Heun-predictor drift is Heun's method: on ẋ = a x one step multiplies by
-    1 + ah + (ah)²/2 exactly (the exponential to O(h³))."""
-    a, h = -1.3, 0.1
-    drift = HeunDrift(lambda x: (a * x[0], a * x[1]), h)
-    x = (jnp.asarray(0.7), jnp.asarray(-0.2))
-    b = drift(x)
-    for xi, bi in zip(x, b):
-        np.testing.assert_allclose(xi + h * bi, xi * (1 + a * h + (a * h) ** 2 / 2), rtol=1e-14)
-
-
-def test_adjoints_are_derivatives_of_the_noise_free_path():
-    """The control-variate coefficients a_k = ∂f(x̄_K)/∂u_k equal central finite differences of
-    the noise-free simultaneous GDA path x̄_{k+1} = x̄_k + η b0(x̄_k) + u_k (float64)."""
-    s = _tiny_setting()
-    eta, T = 0.2, 0.8
-    tables, values = weak_adjoints(s, (eta,), T, "simultaneous", "sgda", 1, 2)
-    b0 = s.field
-    K = 4
-
-    def path(us):
-        x = s.x0
-        snaps = []
-        for k in range(K):
-            x = _tmap(lambda a, b, u: a + eta * b + u, x, b0(x, s.data), us[k])
-            if k + 1 in (2, 4):
-                snaps.append(s.tests(x))
-        return jnp.stack(snaps)
-
-    path = jax.jit(path)
-    zero = [_tmap(jnp.zeros_like, s.x0) for _ in range(K)]
-    np.testing.assert_allclose(values[0], path(zero), rtol=1e-12, atol=1e-14)
-    key = jax.random.key(0)
-    for k in (0, 1, 3):
-        leaves, tdef = jax.tree_util.tree_flatten(s.x0)
-        ks = jax.random.split(jax.random.fold_in(key, k), len(leaves))
-        d = jax.tree_util.tree_unflatten(
-            tdef, [jax.random.normal(kk, a.shape) for kk, a in zip(ks, leaves)])
-        eps = 1e-5
-        up = [d if j == k else z for j, z in enumerate(zero)]
-        dn = [_tmap(jnp.negative, d) if j == k else z for j, z in enumerate(zero)]
-        scaled_up = [_tmap(lambda a: eps * a, u) for u in up]  # noqa: B023
-        scaled_dn = [_tmap(lambda a: eps * a, u) for u in dn]  # noqa: B023
-        fd = (path(scaled_up) - path(scaled_dn)) / (2 * eps)
-        table_k = _tmap(lambda a, k=k: a[0, k], tables)  # (J·F, ...)
-        pred = sum(jnp.tensordot(a, b, axes=b.ndim) for a, b in zip(
-            jax.tree_util.tree_leaves(table_k), jax.tree_util.tree_leaves(d)))
-        np.testing.assert_allclose(pred.reshape(fd.shape), fd, rtol=1e-6, atol=1e-9)
-
-
-def test_alternating_members_follow_the_library_schemes():
-    """A member's alternating SGDA path is `sgda_ensemble`'s (independent batches, eq. 6) and its
-    SDE path is `sde_ensemble`'s for the SDE (10) of `cao_guo_sde` with the Heun drift, seed by
-    seed (same keys); zero control-variate tables leave f untouched."""
-    s = _tiny_setting()
-    etas, T, B, m = (0.4,), 0.8, 4, 2
-    L = {"sgda": 2, "sde": 4}
-
-    def zeros(process):
-        def z(tree):
-            return _tmap(lambda a: jnp.zeros((1, L[process], 2 * len(TEST_FUNCTIONS)) + a.shape,
-                                             a.dtype), tree)
-        return (z(s.x0[1]), z(s.x0[0])) if process == "sgda" else z(s.x0)
-
-    def make(process):
-        return WeakErrorMember(s, zeros(process), etas, process, "alternating", T, B, m, 2)
-
-    keys = jax.random.split(jax.random.key(9), 3)
-    res = run_ensemble(make, Sweep(seeds=keys, axes={"eta": [0.4], "process": list(PROCESSES)}),
-                       2)
-    f = res.dataset["f"].isel(step=-1, eta=0).values  # (seed, process, J, F)
-    sol = sgda_ensemble(s.game, s.x0, 0.4, B, 2, keys, scheme="alternating", data=s.data)
-    ref = jax.vmap(s.tests)(_tmap(lambda a: a[:, -1], sol.xs))
-    np.testing.assert_allclose(f[:, 0, -1], ref, rtol=1e-12, atol=1e-14)
-    sde = make("sde").sde(0.4)
-    so = sde_ensemble(sde, s.x0, 0.0, T, dt=0.2, keys=keys)
-    ref = jax.vmap(s.tests)(_tmap(lambda a: a[:, -1], so.xs))
-    np.testing.assert_allclose(f[:, 1, -1], ref, rtol=1e-12, atol=1e-14)
-    assert np.all(res.dataset["cv"].values == 0)
+SDE_NEURAL, FDR_SCHEDULE = get_experiment("sde-neural"), get_experiment("fdr-schedule")
+TEST_FUNCTIONS = WEAK_TEST_FUNCTIONS
 
 
 def test_sde_neural_config_checks():
@@ -228,8 +134,6 @@ def test_sde_neural_headline_orders(tmp_path):
     The asymptotic check: the median local slope of the smallest resolved η pair is within
     [0.8, 1.25]·p; for alternating, whose slopes show no O(η) excess, the fitted median too;
     most test functions resolved."""
-    from ganflow.experiments._exp_noise import local_slope_medians
-
     cfg = make_config(SDE_NEURAL, {"seeds": 256, "variants": (), "etas": (0.4, 0.2, 0.1, 0.05)})
     run_experiment(SDE_NEURAL, cfg, tmp_path, RunOptions())
     weak = open_results(tmp_path)["weak"].sel(variant="base")

@@ -18,7 +18,7 @@ from scipy import stats
 from scipy.linalg import expm
 
 import ganflow as gf
-from ganflow.analysis._weak import (
+from ganflow.analysis import (
     deterministic_weak_error,
     fit_order,
     student_t_quantile,

@@ -12,6 +12,12 @@ from ._dirac_lineup import (
     dirac_lineup_schemes as dirac_lineup_schemes,
     dirac_lineup_trajectories as dirac_lineup_trajectories,
 )
+from ._fdr_training import (
+    FDR_METHODS as FDR_METHODS,
+    FDR_METRICS as FDR_METRICS,
+    FDRMember as FDRMember,
+    fdr_summary as fdr_summary,
+)
 from ._longrun import (
     Dissipativity as Dissipativity,
     Ellipticity as Ellipticity,
@@ -104,4 +110,18 @@ from ._weak import (
     fit_order as fit_order,
     student_t_quantile as student_t_quantile,
     weak_error as weak_error,
+)
+from ._weak_neural import (
+    WEAK_PROCESSES as WEAK_PROCESSES,
+    WEAK_TEST_FUNCTIONS as WEAK_TEST_FUNCTIONS,
+    NeuralSetting as NeuralSetting,
+    WeakErrorMember as WeakErrorMember,
+    neural_setting as neural_setting,
+    weak_adjoints as weak_adjoints,
+)
+from ._weak_summary import (
+    CAO_GUO_WEAK_ORDERS as CAO_GUO_WEAK_ORDERS,
+    bootstrap_error_slopes as bootstrap_error_slopes,
+    local_slope_medians as local_slope_medians,
+    weak_error_summary as weak_error_summary,
 )

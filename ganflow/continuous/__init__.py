@@ -9,11 +9,15 @@ from ._diffusion import (
     GradientNoise as GradientNoise,
     MatrixFreeDiffusion as MatrixFreeDiffusion,
 )
+from ._heun import HeunDrift as HeunDrift
 from ._ode import gradient_flow as gradient_flow, solve_ode as solve_ode
 from ._random import (
+    STREAM_BROWNIAN as STREAM_BROWNIAN,
     CounterBrownianPath as CounterBrownianPath,
     counter_normals as counter_normals,
+    stream_key_data as stream_key_data,
     threefry2x32 as threefry2x32,
+    tree_normals as tree_normals,
 )
 from ._sde import (
     SDE as SDE,

@@ -40,3 +40,4 @@ from ._streamlines import (
     slice_coordinates as slice_coordinates,
 )
 from ._weak import weak_error_plot as weak_error_plot
+from ._weak_orders import weak_orders_plot as weak_orders_plot

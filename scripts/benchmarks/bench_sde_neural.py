@@ -30,8 +30,8 @@ jax.config.update("jax_enable_x64", True)
 
 from _common import emit, time_interleaved  # noqa: E402
 
-from ganflow.continuous import cao_guo_sde, sde_ensemble  # noqa: E402
-from ganflow.experiments._exp_noise import HeunDrift, neural_setting  # noqa: E402
+from ganflow.analysis import neural_setting  # noqa: E402
+from ganflow.continuous import HeunDrift, cao_guo_sde, sde_ensemble  # noqa: E402
 from ganflow.training import sgda_ensemble  # noqa: E402
 
 
@@ -77,8 +77,8 @@ def preset_section():
         t0 = time.perf_counter()
         cmd = [sys.executable, "-c",
                "import sys, jax; jax.config.update('jax_enable_x64', True);"
-               "from ganflow.studies import run_experiment, RunOptions;"
-               "from ganflow.experiments._exp_noise import SDE_NEURAL;"
+               "from ganflow.studies import get_experiment, run_experiment, RunOptions;"
+               "SDE_NEURAL = get_experiment('sde-neural');"
                "run_experiment(SDE_NEURAL, SDE_NEURAL.preset('quick'), sys.argv[1], "
                "RunOptions(progress=False))", os.path.join(tmp, "run")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
