@@ -76,6 +76,22 @@ def hermite_rule(num_nodes: int = 20) -> tuple[Float[Array, " n"], Float[Array, 
     return jnp.asarray(x, _dtype()), jnp.asarray(w, _dtype())
 
 
+def normal_rule(num_nodes: int, sigma: ArrayLike = 1.0) -> tuple[Array, Array]:
+    r"""Nodes $s_i = σu_i$ and weights $w_i$ with $\sum_i w_i g(s_i) ≈ E\,g(ε)$,
+    ε ∼ N(0, σ²): the Gauss–Hermite rule of `hermite_rule` scaled by σ (exact for polynomials
+    of degree ≤ 2n − 1). σ may be traced."""
+    u, w = hermite_rule(num_nodes)
+    return sigma * u, w
+
+
+def legendre_rule_01(num_nodes: int) -> tuple[Array, Array]:
+    r"""Nodes and weights of the n-point Gauss–Legendre rule on [0, 1]:
+    $\sum_i w_i g(t_i) ≈ E\,g(T)$, T ∼ U[0, 1] (exact for degree ≤ 2n − 1)."""
+    check_int_at_least("num_nodes", num_nodes, 1)
+    x, w = _legendre(num_nodes)
+    return jnp.asarray(0.5 * (x + 1.0), _dtype()), jnp.asarray(0.5 * w, _dtype())
+
+
 def gauss_legendre(
     fn: Callable[[Array], ArrayLike], a: float, b: float, num_nodes: int = 64
 ) -> Float[Array, ""]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ..games import DiracGAN
 
@@ -49,19 +48,3 @@ def _missing(game: Any, method: str, who: str) -> str:
         f"game.{method}(fn) (an exact expectation over its distribution); use "
         "population=False and pass a batch"
     )
-
-
-def gauss_hermite(n: int, sigma: Any) -> tuple[jax.Array, jax.Array]:
-    r"""Nodes $s_i$ and weights $w_i$ with $\sum_i w_i g(s_i) ≈ E\,g(ε)$, ε ∼ N(0, σ²):
-    $s_i = \sqrt2\,σ\,t_i$, $w_i = h_i/\sqrt π$ from the n-point Gauss–Hermite rule $(t_i, h_i)$
-    (exact for polynomials of degree ≤ 2n − 1)."""
-    t, h = np.polynomial.hermite.hermgauss(n)
-    dtype = jnp.result_type(float)
-    return jnp.sqrt(2.0) * sigma * jnp.asarray(t, dtype), jnp.asarray(h / np.sqrt(np.pi), dtype)
-
-
-def gauss_legendre_01(n: int) -> tuple[jax.Array, jax.Array]:
-    r"""Nodes and weights of the n-point Gauss–Legendre rule on [0, 1] (E over U[0, 1])."""
-    t, h = np.polynomial.legendre.leggauss(n)
-    dtype = jnp.result_type(float)
-    return jnp.asarray(0.5 * (t + 1.0), dtype), jnp.asarray(0.5 * h, dtype)

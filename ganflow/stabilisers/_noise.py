@@ -11,10 +11,10 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
 from .._checks import check_choice, check_int_at_least, check_positive
+from .._quadrature import normal_rule
 from ..dynamics import Objective
 from ..games import AbstractGame
 from ._base import AbstractStabiliser, require_gan_game
-from ._expect import gauss_hermite
 
 _SALT_NOISE = 0x6E6F  # fold_in salt of instance noise
 
@@ -45,7 +45,7 @@ class _ExpectedNoise(eqx.Module):
     num_nodes: int = eqx.field(static=True)
 
     def __call__(self, theta, omega, *args):
-        nodes, weights = gauss_hermite(self.num_nodes, self.sigma)
+        nodes, weights = normal_rule(self.num_nodes, self.sigma)
         values = jax.vmap(lambda s: self.fn(theta, _Shifted(omega, s), *args))(nodes)
         return jnp.sum(weights * values)
 

@@ -11,10 +11,11 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from .._checks import check_positive, scalar_logit
+from .._quadrature import legendre_rule_01
 from ..dynamics import Objective, as_objective, hessian_blocks
 from ..games import AbstractGame, AbstractGANGame
 from ._base import AbstractStabiliser, require_gan_game
-from ._expect import data_expectation, gauss_legendre_01, latent_expectation
+from ._expect import data_expectation, latent_expectation
 
 _SALT_GP = 0x6770  # fold_in salt of WGAN-GP's interpolation weights
 
@@ -151,7 +152,7 @@ class _GPPenalty(eqx.Module):
             e = eps.reshape((n,) + (1,) * (jnp.ndim(data) - 1))
             xhat = e * data + (1.0 - e) * fake
             return self.lam * jnp.mean(jax.vmap(term)(xhat))
-        nodes, weights = gauss_legendre_01(self.num_nodes)
+        nodes, weights = legendre_rule_01(self.num_nodes)
 
         def given_x(x):
             def given_z(z):
