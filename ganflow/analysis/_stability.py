@@ -21,6 +21,7 @@ from jaxtyping import Array, Bool, Complex, Float
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from ..dynamics import as_objective, hvp_omega, hvp_theta, vector_field
+from ._lanczos import lanczos_extremes
 from ._spectra import (
     as_field,
     dense_jacobian,
@@ -260,39 +261,15 @@ def _block_extremes_lanczos(hvp: Callable[[Any], Any], part: Any, tol: float) ->
     except ArpackError as err:
         # ARPACK stops (info −9) when the Krylov space of v0 is exhausted before its ncv
         # vectors are built: the Hessian is zero or has few distinct eigenvalues (a dead ReLU
-        # player has ∇²L = 0). Then plain Lanczos breaks down exactly and is exact.
-        out = _lanczos_until_breakdown(op.matvec, v0, steps=min(dim, 200))
-        if out is None:
+        # player has ∇²L = 0). Then plain Lanczos breaks down exactly and is exact
+        # (`lanczos_extremes` with the scale-aware breakdown test, up to 200 steps).
+        dtype = jnp.result_type(float)
+        res = lanczos_extremes(lambda v: apply(v.astype(flat.dtype)).astype(dtype),
+                               jnp.asarray(v0, dtype), min(dim, 200), breakdown_scale="matvec")
+        if not bool(res.broke_down):
             raise RuntimeError(f"Lanczos on a block of {dim} parameters failed: {err}") from err
-        return out
+        return np.array([float(res.eig_min), float(res.eig_max)])
     return np.array([lo[0], hi[0]])
-
-
-def _lanczos_until_breakdown(matvec: Callable, v0: np.ndarray, steps: int) -> np.ndarray | None:
-    """(λ_min, λ_max) of a symmetric operator whose Krylov space K(A, v0) has dimension
-    m ≤ `steps`: Lanczos with full reorthogonalisation until β_m = 0, when span(q_1..q_m) is
-    A-invariant and the tridiagonal T_m's eigenvalues are exactly A's eigenvalues on it, the
-    extremes included for a v0 with a component in every eigenspace (a random v0, almost
-    surely). None when no breakdown happens within `steps` (then ARPACK's failure stands)."""
-    q = v0 / np.linalg.norm(v0)
-    basis, alphas, betas = [q], [], []
-    scale = 0.0
-    for _ in range(steps):
-        w = np.asarray(matvec(q), dtype=np.float64)
-        alphas.append(float(q @ w))
-        scale = max(scale, np.linalg.norm(w), abs(alphas[-1]))
-        qs = np.stack(basis, axis=1)
-        for _ in range(2):  # full reorthogonalisation, twice is enough
-            w = w - qs @ (qs.T @ w)
-        beta = float(np.linalg.norm(w))
-        if beta <= 1e-10 * max(scale, 1.0):
-            t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-            e = np.linalg.eigvalsh(t)
-            return np.array([e[0], e[-1]])
-        betas.append(beta)
-        q = w / beta
-        basis.append(q)
-    return None
 
 
 def player_hessian_eigenvalues(

@@ -19,6 +19,10 @@ from ._digits_classifier import (
     train_digit_classifier as train_digit_classifier,
 )
 from ._dirac import DiracGAN as DiracGAN
+from ._gaussian_mlp import (
+    GaussianMLPGame as GaussianMLPGame,
+    gaussian_data_split as gaussian_data_split,
+)
 from ._lq import (
     LinearQuadraticGaussian as LinearQuadraticGaussian,
     LQDegenerateAnalysis as LQDegenerateAnalysis,

@@ -49,6 +49,12 @@ class AbstractLoss(eqx.Module):
         """f′(t) (f′(0) sets the Dirac-GAN's rotation speed)."""
         return jax.grad(self.f)(jnp.asarray(t, dtype=jnp.result_type(float)))
 
+    def equilibrium_generator_loss(self) -> float:
+        """The generator's loss where the discriminator cannot tell real from fake, D ≡ ½
+        (logit 0): `generator(0, 0)` — −f(0) = log 2 for the non-saturating loss, 2f(0) = −log 4
+        for the saturating GAN, 0 for the WGAN (the level Mounjid–Guo Fig. 4's loss settles at)."""
+        return float(self.generator(jnp.zeros(()), jnp.zeros(())))
+
     def f_second(self, t: ArrayLike = 0.0) -> Array:
         """f″(t)."""
         return jax.grad(jax.grad(self.f))(jnp.asarray(t, dtype=jnp.result_type(float)))

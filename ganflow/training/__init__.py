@@ -8,6 +8,12 @@ from ._adaptive import (
     mounjid_guo_u as mounjid_guo_u,
     scale_by_mounjid_guo as scale_by_mounjid_guo,
 )
+from ._layers import (
+    layer_groups as layer_groups,
+    layer_loss as layer_loss,
+    layer_names as layer_names,
+    parse_layer_name as parse_layer_name,
+)
 from ._run import (
     RunSolution as RunSolution,
     TrainProblem as TrainProblem,
