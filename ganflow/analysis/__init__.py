@@ -18,6 +18,24 @@ from ._fdr_training import (
     FDRMember as FDRMember,
     fdr_summary as fdr_summary,
 )
+from ._distances import wasserstein1 as wasserstein1
+from ._gan_training import (
+    LSGD_OPTIMIZERS as LSGD_OPTIMIZERS,
+    GANTrainingMember as GANTrainingMember,
+    first_step as first_step,
+    gan_training_summary as gan_training_summary,
+    lsgd_optimizer as lsgd_optimizer,
+)
+from ._lanczos import (
+    LanczosExtremes as LanczosExtremes,
+    has_positive_curvature as has_positive_curvature,
+    lanczos_extremes as lanczos_extremes,
+)
+from ._layer_descent import (
+    LayerDescentMember as LayerDescentMember,
+    layer_descent_agreement as layer_descent_agreement,
+    layer_descent_summary as layer_descent_summary,
+)
 from ._longrun import (
     Dissipativity as Dissipativity,
     Ellipticity as Ellipticity,

@@ -39,5 +39,11 @@ from ._streamlines import (
     parameter_slice_streamlines as parameter_slice_streamlines,
     slice_coordinates as slice_coordinates,
 )
+from ._training_curves import (
+    batch_size_accuracy as batch_size_accuracy,
+    layer_descent_figure as layer_descent_figure,
+    seed_band as seed_band,
+    seed_band_panels as seed_band_panels,
+)
 from ._weak import weak_error_plot as weak_error_plot
 from ._weak_orders import weak_orders_plot as weak_orders_plot
