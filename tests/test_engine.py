@@ -314,3 +314,49 @@ def test_two_processes_under_jax_distributed_equal_one(tmp_path):
                           "sigma": [0.5]}), 12, save_every=3).dataset
     for name in ("x", "mean", "status", "diverged_step"):
         np.testing.assert_array_equal(merged[name].values, single[name].values)
+
+
+def test_front_doors_pass_the_folder_and_execution_through(tmp_path):
+    """training.run, run_grid, sgda_ensemble and sde_ensemble hand RunFolder and Execution to the
+    engine unchanged: the results stream to the folder, a finished run is resumed as it is, and
+    the layout changes no number."""
+    import jax.numpy as jnp
+    import optax
+
+    import ganflow as gf
+
+    game = gf.DiracGAN("gan")
+    field = gf.stabilise(game, gf.R1(1.0), population=True)
+    scheme = gf.training.SimultaneousGDA(field, optax.sgd(0.1))
+    x0s = jax.vmap(game.init)(jax.random.split(jax.random.key(0), 3))
+    folder = RunFolder(tmp_path / "run", checkpoint_every=4)
+    x_star = game.equilibrium()
+    sol = gf.training.run(scheme, x0s, 8, save_every=2, x_star=x_star, folder=folder)
+    on_disk = xr.open_zarr(tmp_path / "run" / "results.zarr")
+    np.testing.assert_array_equal(on_disk["distance"].values, np.asarray(sol.distances))
+    again = gf.training.run(scheme, x0s, 8, save_every=2, x_star=x_star,
+                            folder=RunFolder(tmp_path / "run", resume=True, checkpoint_every=4))
+    np.testing.assert_array_equal(np.asarray(again.xs[0].theta), np.asarray(sol.xs[0].theta))
+    grid = gf.training.run_grid(lambda eta: gf.training.SimultaneousGDA(field, optax.sgd(eta)),
+                                jnp.asarray([0.1]), x0s, 8, save_every=2,
+                                folder=RunFolder(tmp_path / "grid"),
+                                execution=Execution(chunk=1))
+    np.testing.assert_array_equal(np.asarray(grid.xs[0].theta[0]), np.asarray(sol.xs[0].theta))
+    assert xr.open_zarr(tmp_path / "grid" / "results.zarr")["distance"].dims == (
+        "seed", "eta", "step")
+    keys = jax.random.split(jax.random.key(1), 3)
+    sde = gf.continuous.SDE(field, gf.continuous.ConstantDiffusion(0.1))
+    x0 = game.make_state(1.0, 0.5)
+    one = gf.continuous.sde_ensemble(sde, x0, 0.0, 0.2, dt=0.01, keys=keys, save_every=5)
+    two = gf.continuous.sde_ensemble(sde, x0, 0.0, 0.2, dt=0.01, keys=keys, save_every=5,
+                                     folder=RunFolder(tmp_path / "sde"),
+                                     execution=Execution(chunk=1, segment_saves=1))
+    np.testing.assert_array_equal(np.asarray(one.xs[0].theta), np.asarray(two.xs[0].theta))
+    assert "x" in xr.open_zarr(tmp_path / "sde" / "results.zarr") or "x_0" in xr.open_zarr(
+        tmp_path / "sde" / "results.zarr")
+    a = gf.training.sgda_ensemble(game, x0, 0.1, 4, 6, keys, save_every=3)
+    b = gf.training.sgda_ensemble(game, x0, 0.1, 4, 6, keys, save_every=3,
+                                  folder=RunFolder(tmp_path / "sgda"),
+                                  execution=Execution(chunk=1))
+    np.testing.assert_array_equal(np.asarray(a.xs[0].theta), np.asarray(b.xs[0].theta))
+    assert (tmp_path / "sgda" / "checkpoints").is_dir()

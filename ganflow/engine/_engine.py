@@ -373,7 +373,8 @@ class EnsembleResult:
     - `status`, `diverged_step`: (S, *shape);
     - `final_states`: per static setting (in `sweep.static_cells()` order) the final states,
       leaves (S, C, ...) with C the traced cells of that setting; `final_state` when there is
-      one static setting;
+      one static setting. A resumed run restores the last finished setting's final states from
+      its checkpoint; settings finished before it are None (their results are in the store);
     - `steps`: the saved steps (T,).
     """
 
@@ -473,7 +474,7 @@ def run_ensemble(
         bar.update(lay.num_steps * run.start_cell)
     for ci in range(len(lay.makers)):
         if ci < run.start_cell:  # finished before the interruption: results are in the store
-            acc.finals.append(None)
+            acc.finals.append(_restored_final(ci, lay, run) if keep_final else None)
             continue
         _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_final)
     if bar is not None:
@@ -814,9 +815,9 @@ def _checkpoint_due(folder: RunFolder, run: _RunState, t: int) -> bool:
         (seconds is not None and time.monotonic() - run.last_ckpt >= seconds)
 
 
-def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_final) -> None:
-    """One compilation: initialises (or restores) the members of static setting `ci`, runs its
-    segments, writing the save points and checkpoints between them, and collects its outcomes."""
+def _setting(ci: int, lay: _Layout):
+    """Static setting `ci`: its problem with the static values bound, the traced values per
+    cell, the plan of its (per-seed) initialisation and the sweep index of each cell."""
     p, st, (vals, index) = lay.makers[ci], lay.statics[ci], lay.traced[ci]
     n_cells = len(index)
     dtype = jnp.result_type(float)
@@ -837,6 +838,35 @@ def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_fi
                       chunk=lay.num_local if p.vectorised else 1, num_cells=n_cells,
                       mesh=lay.mesh, unroll=lay.unroll)
     idx = tuple(np.asarray(ix) for ix in zip(*index)) if index and index[0] else ()
+    return bound, traced_params, init_plan, idx, n_cells
+
+
+def _final_states(carry: Any, lay: _Layout) -> Any:
+    """The members' final states without the padding seeds."""
+    if lay.pad and carry[0] is not None and lay.mesh is None:
+        return _tmap(lambda a: a[:lay.num_seeds], carry[0])
+    return _tmap(lambda a: a[:lay.num_seeds] if a.is_fully_addressable else a, carry[0])
+
+
+def _restored_final(ci: int, lay: _Layout, run: _RunState) -> Any:
+    """The final states of static setting `ci`, finished before a resume, from the checkpoint
+    that marked it done (kept for the last finished setting only; None for earlier ones)."""
+    if ci != run.start_cell - 1 or run.start_step != 0:
+        return None
+    bound, traced_params, init_plan, _, _ = _setting(ci, lay)
+    shapes, _ = eqx.filter_eval_shape(_init_jit, bound, init_plan, lay.keys_p, traced_params,
+                                      lay.inputs)
+    like = _tmap(lambda a: np.zeros((lay.per_process,) + a.shape[1:], a.dtype), shapes)
+    found = run.ckpt.latest(like)
+    if found is None or (int(found[0]["cell"]), int(found[0]["step"])) != (ci + 1, 0):
+        return None
+    return _final_states(_to_global(found[1], init_plan, shapes), lay)
+
+
+def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_final) -> None:
+    """One compilation: initialises (or restores) the members of static setting `ci`, runs its
+    segments, writing the save points and checkpoints between them, and collects its outcomes."""
+    bound, traced_params, init_plan, idx, n_cells = _setting(ci, lay)
 
     def scatter(dest, data, seed0, save_slice=None):
         _scatter(dest, data, seed0, lay.num_seeds, idx, n_cells, save_slice)
@@ -907,13 +937,7 @@ def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_fi
         scatter(group["diverged_step"], dstep_l.astype(np.int64), s0)
         _save_checkpoint(run, carry, ci + 1, 0)  # marks the setting done for a resume
     acc.diverged_total += int(np.sum(codes_l == RESULTS.diverged))
-    if not keep_final:
-        acc.finals.append(None)
-    elif lay.pad and carry[0] is not None and lay.mesh is None:
-        acc.finals.append(_tmap(lambda a: a[:lay.num_seeds], carry[0]))
-    else:
-        acc.finals.append(_tmap(lambda a: a[:lay.num_seeds] if a.is_fully_addressable else a,
-                                carry[0]))
+    acc.finals.append(_final_states(carry, lay) if keep_final else None)
 
 
 def _finish(lay: _Layout, run: _RunState, acc: _Collected, name, config, time_step):
