@@ -65,6 +65,20 @@ def test_example_study_agrees_with_local_theory(tmp_path):
     np.testing.assert_allclose(rate, np.broadcast_to(rho, rate.shape), atol=1e-3)
 
 
+def test_report_links_resolve_for_a_relative_out(tmp_path, monkeypatch):
+    """Figure links are relative to report.md whatever --out was (relative here)."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(STUDY), "--quick", "--set", "etas=[0.1]", "--out", "runs/gda",
+                 "--no-progress"]) == 0
+    report = tmp_path / "runs" / "gda" / "report.md"
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.read_text())
+    assert links == ["distance.png"]
+    for link in links:
+        assert (report.parent / link).is_file(), link
+
+
 def test_a_file_without_a_study_is_one_line(tmp_path, capsys):
     empty = tmp_path / "nothing.py"
     empty.write_text("x = 1\n")

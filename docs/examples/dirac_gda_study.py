@@ -19,6 +19,7 @@ import numpy as np
 import optax
 
 import ganflow as gf
+import ganflow.plotting
 from ganflow.analysis import format_pm, mean_se, spectral_radius
 from ganflow.engine import Execution, RunFolder
 from ganflow.studies import (
@@ -102,11 +103,15 @@ def report(config: DiracGDAConfig, results: dict, out: Path) -> ReportPart:
         m, se = mean_se(d[:, -1])
         rows.append([f"{eta:g}", format_pm(*mean_se(rate), ".5f"), f"{float(rho):.5f}",
                      format_pm(m, se, ".3g")])
+    figure = Path(out) / "distance.png"
+    gf.plotting.ensemble_band(ds["distance"], by="eta", logy=True, ylabel="‖x − x*‖",
+                              path=figure)
     return ReportPart(
         f"{config.scheme.capitalize()} GDA, {config.loss} loss, {config.seeds} seeds from "
         f"distance {config.radius:g}: the measured factor per step (d_N/d_0)^(1/N) beside "
         "the spectral radius of the update's Jacobian at the equilibrium.\n\n"
-        + markdown_table(["η", "measured rate", "ρ(F′(x*))", "final distance"], rows))
+        + markdown_table(["η", "measured rate", "ρ(F′(x*))", "final distance"], rows),
+        [figure])
 
 
 register(Experiment(

@@ -4,6 +4,7 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,8 @@ def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
     ]
     if part.figures:
         text += ["## Figures", ""]
-        for fig in part.figures:
-            rel = Path(fig).relative_to(out) if Path(fig).is_absolute() else Path(fig)
+        for fig in part.figures:  # links relative to report.md, for any --out
+            rel = Path(os.path.relpath(Path(fig).resolve(), out.resolve()))
             text += [f"![{rel.stem}]({rel.as_posix()})", ""]
     text += [
         "## Configuration",
