@@ -14,15 +14,18 @@ run_experiment(exp, exp.preset("quick"), "runs/atlas")
 ```
 """
 
+from ._attrs import set_result_attrs as set_result_attrs
 from ._cli import batch_main as batch_main, build_parser as build_parser, main as main
 from ._registry import (
     REGISTRY as REGISTRY,
+    RUN_FIELDS as RUN_FIELDS,
     ConfigError as ConfigError,
     Experiment as Experiment,
     ReportPart as ReportPart,
     RunOptions as RunOptions,
     StudyFailed as StudyFailed,
     check_folder as check_folder,
+    check_run_fields as check_run_fields,
     config_to_toml as config_to_toml,
     experiments as experiments,
     get_experiment as get_experiment,

@@ -299,6 +299,28 @@ def make_config(experiment: Experiment, values: Mapping[str, Any], *, base: Any 
         raise ConfigError(f"{origin}: {e}") from None
 
 
+RUN_FIELDS = ("seeds", "seed", "num_steps", "save_every", "dtype")
+"""The fields most study configs share; `check_run_fields` checks whichever a config has."""
+
+
+def check_run_fields(config: Any, *, dtypes: tuple[str, ...] = ("float32", "float64")) -> None:
+    """The checks of a study config's common run fields, in one place (call it from the
+    config's `__post_init__`): `seeds` ≥ 1, `seed` ≥ 0, `num_steps` ≥ 1, `save_every` ≥ 1 and
+    dividing `num_steps`, `dtype` one of `dtypes`. Fields the config does not have are skipped;
+    a bad value is a `ValueError` naming the field."""
+    from .._checks import check_choice, check_int_at_least
+
+    for name, least in (("seeds", 1), ("seed", 0), ("num_steps", 1), ("save_every", 1)):
+        if hasattr(config, name):
+            check_int_at_least(name, getattr(config, name), least)
+    if hasattr(config, "num_steps") and hasattr(config, "save_every"):
+        if config.num_steps % config.save_every:
+            raise ValueError(f"save_every={config.save_every} must divide "
+                             f"num_steps={config.num_steps}")
+    if hasattr(config, "dtype"):
+        check_choice("dtype", config.dtype, dtypes)
+
+
 def parse_set(items: list[str] | None) -> dict[str, Any]:
     """`["a=1", "b=x,y"]` → {"a": "1", "b": "x,y"} (values typed later by `make_config`);
     a TOML literal (`[1, 2]`, `"text"`, `true`) is read as TOML."""
