@@ -75,10 +75,10 @@ class SDENeuralConfig:
     over a grid of η; fitted orders (expected 1 and 2) with confidence intervals. No public
     code checks these claims on a network; the settings here are ganflow's (small tanh MLPs,
     one fixed initial state, a data set of `num_examples` (data, latent) pairs). Martingale
-    control variates (`ganflow.analysis.WeakErrorMember`) make the O(η²) errors resolvable with ~10³ seeds. Writes the
-    engine runs (groups `runs_base`, `runs_<variant>`) and the summary group `weak`
-    (`order` with dims scheme × test_function, errors, standard errors, local slopes,
-    deterministic errors, control-variate diagnostics).
+    control variates (`ganflow.analysis.WeakErrorMember`) make the O(η²) errors resolvable
+    with ~10³ seeds. Writes the engine runs (groups `runs_base`, `runs_<variant>`) and the
+    summary group `weak` (`order` with dims scheme × test_function, errors, standard errors,
+    local slopes, deterministic errors, control-variate diagnostics).
 
     - `seeds`: Monte Carlo seeds per process, scheme and η
     - `seed`: root PRNG seed (initial state, data set, latents, seed keys)
