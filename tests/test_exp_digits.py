@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ganflow.experiments import _exp_digits as E
+from ganflow.games import _digits_member as member_module
 from ganflow.studies._registry import (
     ConfigError,
     RunOptions,
@@ -120,10 +121,10 @@ def test_observed_metrics_are_the_library_metrics_of_the_same_samples(tiny):
     def recompute(member, key):
         train, _ = member.init(key, {})
         theta = train.x[0]
-        k_eval = jax.random.fold_in(jax.random.fold_in(key, E._SALT_EVAL), 0)
+        k_eval = jax.random.fold_in(jax.random.fold_in(key, member_module.SALT_EVAL), 0)
         (k_block,) = jax.random.split(k_eval, 1)  # num_eval = 300 < one block
         m = stacked_mode_metrics(member.classifier, member.game.generate(theta, k_block, 300))
-        shown = member.game.generate(theta, jax.random.fold_in(key, E._SALT_FIGURE), 4)
+        shown = member.game.generate(theta, jax.random.fold_in(key, member_module.SALT_FIGURE), 4)
         return m.modes_covered, m.kl_uniform, shown
 
     modes, kl, shown = recompute(member, key)
@@ -141,7 +142,7 @@ def test_report_is_rewritten_from_the_saved_results_alone(tiny, monkeypatch):
         raise AssertionError("the report recomputed results")
 
     for name in ("run_ensemble", "train_digit_classifier", "train_classifier",
-                 "real_data_metrics", "make_member"):
+                 "real_mode_metrics", "make_member"):
         monkeypatch.setattr(E, name, refuse)
     figures = sorted(p.name for p in folder.glob("*.png"))
     assert figures == ["modes.png", "samples.png"]
@@ -175,21 +176,25 @@ def test_report_is_rewritten_from_the_saved_results_alone(tiny, monkeypatch):
 
 def test_methods_play_their_losses_and_schemes():
     from ganflow.stabilisers import NagarajanKolter
-    from ganflow.training import AlternatingGDA, SimultaneousGDA, Unrolled
+    from ganflow.training import AlternatingGDA, SimultaneousGDA, Unrolled, make_scheme
+
+    def scheme(config, m):
+        name, stabilisers, options = E.method_scheme(config, m)
+        return make_scheme(name, E.make_game(config, m), 1e-3, stabilisers=stabilisers,
+                           **options)
 
     _, config = _config(loss="nsgan", unroll_k=3)
     zero_sum = {m: E.make_game(config, m).zero_sum for m in E.METHODS}  # gan: zero-sum
     assert zero_sum == {"vanilla": True, "nsgan": False, "nk": False, "unrolled": False}
     _, saturating = _config(loss="gan")
     assert E.make_game(saturating, "nk").zero_sum and E.make_game(saturating, "unrolled").zero_sum
-    schemes = {m: E.make_scheme(m, config, E.make_game(config, m)) for m in E.METHODS}
+    schemes = {m: scheme(config, m) for m in E.METHODS}
     assert isinstance(schemes["vanilla"], AlternatingGDA)
     assert isinstance(schemes["nk"], AlternatingGDA)
     assert any(isinstance(s, NagarajanKolter) for s in schemes["nk"].field.stabilisers)
     assert isinstance(schemes["unrolled"], Unrolled) and schemes["unrolled"].k == 3
     simultaneous = dataclasses.replace(config, scheme="simultaneous")
-    assert isinstance(E.make_scheme("nk", simultaneous, E.make_game(config, "nk")),
-                      SimultaneousGDA)
+    assert isinstance(scheme(simultaneous, "nk"), SimultaneousGDA)
     game = E.make_game(config, "vanilla")
     assert game.data.images.dtype == np.float32 and game.channels == config.channels
 

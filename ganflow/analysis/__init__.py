@@ -104,6 +104,7 @@ from ._summary import (
     mean_se as mean_se,
     summarise as summarise,
 )
+from ._summary_final import final_step_summary as final_step_summary
 from ._verdicts import (
     LOCAL_VERDICTS as LOCAL_VERDICTS,
     THEORY_VERDICTS as THEORY_VERDICTS,

@@ -26,17 +26,29 @@ import numpy as np
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive
-from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
+from ..analysis import final_step_summary, format_pm, mean_se
+from ..engine import RESULTS, Sweep, run_ensemble
 from ..games import (
     DigitClassifier,
     StackedDigits,
-    label_mode_metrics,
+    StackedDigitsMember,
     load_digit_data,
-    stacked_labels,
+    real_mode_metrics,
     train_digit_classifier,
 )
-from ..studies import Experiment, ReportPart, RunOptions, register, write_summary
-from ..studies import markdown_table, save_columns
+from ..plotting import mode_coverage_curves, samples_over_training
+from ..stabilisers import NagarajanKolter
+from ..studies import (
+    Experiment,
+    ReportPart,
+    RunOptions,
+    markdown_table,
+    register,
+    save_columns,
+    set_result_attrs,
+    write_summary,
+)
+from ..training import make_scheme
 
 NUM_MODES = 1000
 METHODS = ("vanilla", "nsgan", "nk", "unrolled")
@@ -57,15 +69,7 @@ LITERATURE = (
 _LOSSES = ("gan", "nsgan")
 _SCHEMES = ("alternating", "simultaneous")
 _DTYPES = ("float32", "float64")
-_SALT_INIT, _SALT_EVAL, _SALT_FIGURE, _SALT_CLASSIFIER, _SALT_REAL = (
-    0x494E, 0x4556, 0x4649, 0x434C, 0x5245)
-_EVAL_BLOCK = 2000  # generated samples classified together (bounds the memory of a save point)
-
-
-def _cast(tree: Any, dtype: str) -> Any:
-    """Every floating array of `tree` as `dtype` (integers and static fields untouched)."""
-    return jax.tree_util.tree_map(
-        lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
+_SALT_CLASSIFIER, _SALT_REAL = 0x434C, 0x5245
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,96 +178,37 @@ def make_game(config: StackedDigitsConfig, method: str) -> StackedDigits:
     return eqx.tree_at(lambda g: g.data.images, game, game.data.images.astype(config.dtype))
 
 
-def make_scheme(method: str, config: StackedDigitsConfig, game: StackedDigits):
-    r"""The training scheme of `method`; every player step draws a fresh minibatch of
-    `batch_size` real images and latents (Cao–Guo eq. 6).
+def method_scheme(config: StackedDigitsConfig, method: str) -> tuple[str, tuple, dict]:
+    r"""`method` → (scheme name, stabilisers, options) of `ganflow.training.make_scheme`:
 
-    | method | field / scheme |
+    | method | scheme |
     |---|---|
     | vanilla, nsgan | b0 of the saturating / non-saturating game, `config.scheme` |
-    | nk | `stabilise(game, NagarajanKolter(lam_nk))`: the generator descends $L_G + λ\|∇_ω Φ\|^2$ |
+    | nk | `config.scheme`, stabiliser `NagarajanKolter(lam_nk)`: G descends $L_G + λ\|∇_ω Φ\|^2$ |
     | unrolled | `Unrolled(k=unroll_k, unroll_lr)`: the generator descends $L_G(θ, ω_k(θ, ω))$ |
-
-    Both players use Adam(`learning_rate`, β1 = `beta1`, β2 = 0.999).
     """
-    from .. import stabilisers as st, training as tr
-
     check_choice("method", method, METHODS)
-    opt = optax.adam(config.learning_rate, b1=config.beta1, b2=0.999)
-    batch = int(config.batch_size)
-
-    def sampler(k):
-        return game.sample(k, batch)
-
     if method == "unrolled":
-        return tr.Unrolled(game.objective(), k=config.unroll_k, unroll_lr=config.unroll_lr,
-                           optimizer=opt, sampler=sampler)
-    field = (st.stabilise(game, st.NagarajanKolter(config.lam_nk)) if method == "nk"
-             else game.vector_field())
-    if config.scheme == "alternating":
-        return tr.AlternatingGDA(field, opt, sampler)
-    return tr.SimultaneousGDA(field, opt, sampler)
-
-
-class StackedDigitsMember(AbstractProblem):
-    r"""One seed of one method as an ensemble member (`ganflow.engine`).
-
-    The state is (TrainState, the seed's key data); the initial players come from
-    `fold_in(seed_key, ·)` (the same for every method: common random numbers); step t draws its
-    batches from `fold_in(seed_key, t)`. Each save point observes
-
-    - `modes_covered`, `kl_uniform`: `label_mode_metrics` of the stacked labels
-      $100 d_1 + 10 d_2 + d_3$ that `classifier` gives `num_eval` fresh generator samples
-      (latents from (seed key, step), the same across methods), classified in blocks of 2000;
-    - `samples`: $G_θ(z)$ for `num_keep` latents fixed for the whole run (the figure).
-
-    The classifier's parameters are part of the problem (and of its fingerprint).
-    """
-
-    game: StackedDigits
-    scheme: Any
-    classifier: DigitClassifier
-    num_eval: int = eqx.field(static=True)
-    num_keep: int = eqx.field(static=True)
-    dtype: str = eqx.field(static=True)
-    vectorised = False
-
-    def init(self, key, params):
-        x0 = _cast(self.game.init(jax.random.fold_in(key, _SALT_INIT)), self.dtype)
-        return self.scheme.init(x0), jax.random.key_data(key)
-
-    def step(self, state, key, t, params):
-        train, kd = state
-        return self.scheme.step(train, key), kd
-
-    def observe(self, state, params):
-        train, kd = state
-        theta = train.x[0]
-        key = jax.random.wrap_key_data(kd)
-        k_eval = jax.random.fold_in(jax.random.fold_in(key, _SALT_EVAL), train.step)
-        block = min(self.num_eval, _EVAL_BLOCK)
-        blocks = -(-self.num_eval // block)
-
-        def labels_of(k):
-            return stacked_labels(self.classifier, self.game.generate(theta, k, block))
-
-        labels = jax.lax.map(labels_of, jax.random.split(k_eval, blocks))
-        m = label_mode_metrics(labels.reshape(-1)[: self.num_eval], NUM_MODES)
-        samples = self.game.generate(theta, jax.random.fold_in(key, _SALT_FIGURE),
-                                     self.num_keep)
-        return {"modes_covered": m.modes_covered, "kl_uniform": m.kl_uniform,
-                "samples": samples}
-
-    def finite_part(self, state):
-        return state[0].x
+        return "unrolled", (), {"k": config.unroll_k, "unroll_lr": config.unroll_lr}
+    if method == "nk":
+        return config.scheme, (NagarajanKolter(config.lam_nk),), {}
+    return config.scheme, (), {}
 
 
 def make_member(config: StackedDigitsConfig, method: str,
                 classifier: DigitClassifier) -> StackedDigitsMember:
-    """The ensemble member of `method` with `classifier` (cast to the config's dtype)."""
+    """The ensemble member of `method` (`ganflow.games.StackedDigitsMember`) with
+    `classifier` (cast to the config's dtype): `ganflow.training.make_scheme` of
+    `method_scheme`, both players with Adam(`learning_rate`, β1 = `beta1`, β2 = 0.999), every
+    player step drawing a fresh minibatch of `batch_size` real images and latents (Cao–Guo
+    eq. 6)."""
     game = make_game(config, method)
-    return StackedDigitsMember(game, make_scheme(method, config, game),
-                               _cast(classifier, config.dtype), config.num_eval,
+    name, stabilisers, options = method_scheme(config, method)
+    batch = int(config.batch_size)
+    scheme = make_scheme(name, game, optax.adam(config.learning_rate, b1=config.beta1, b2=0.999),
+                         stabilisers=stabilisers, sampler=lambda k: game.sample(k, batch),
+                         **options)
+    return StackedDigitsMember(game, scheme, classifier.astype(config.dtype), config.num_eval,
                                config.num_keep, config.dtype)
 
 
@@ -272,9 +217,8 @@ def train_classifier(config: StackedDigitsConfig) -> tuple[DigitClassifier, floa
     cast to the config's dtype, and its held-out accuracy in that dtype."""
     key = jax.random.fold_in(jax.random.key(config.seed), _SALT_CLASSIFIER)
     clf, _ = train_digit_classifier(key, steps=config.classifier_steps)
-    clf = _cast(clf, config.dtype)
-    held = load_digit_data("held_out")
-    held = eqx.tree_at(lambda d: d.images, held, held.images.astype(config.dtype))
+    clf = clf.astype(config.dtype)
+    held = load_digit_data("held_out").astype(config.dtype)
     return clf, float(eqx.filter_jit(lambda c, d: c.accuracy(d))(clf, held))
 
 
@@ -285,85 +229,35 @@ def seed_keys(config: StackedDigitsConfig) -> jax.Array:
     return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(config.seeds))
 
 
-def real_data_metrics(config: StackedDigitsConfig, classifier: DigitClassifier,
-                      split: str = "held_out") -> tuple[int, float]:
-    """(modes covered, KL to uniform) of `num_eval` real stacked images of `split`, labelled by
-    the classifier: the value a perfect generator would get under this protocol (a perfect
-    classifier and sampler give 1000 modes and KL ≈ (K − 1)/(2n), the finite-sample bias)."""
-    data = load_digit_data(split)
-    data = eqx.tree_at(lambda d: d.images, data, data.images.astype(config.dtype))
-
-    @eqx.filter_jit
-    def metrics(clf, data, key):
-        images, _ = data.sample_stacked(key, config.num_eval)
-        m = label_mode_metrics(stacked_labels(clf, images), NUM_MODES)
-        return m.modes_covered, m.kl_uniform
-
-    key = jax.random.fold_in(jax.random.key(config.seed), _SALT_REAL)
-    modes, kl = metrics(classifier, data, key)
-    return int(modes), float(kl)
-
-
 # ---------------------------------------------------------------------------------------------
 # run
-
-
-def _set_attrs(store: Path, attrs: dict[str, Any]) -> None:
-    """Adds `attrs` to a zarr group of the results and re-consolidates its metadata."""
-    import warnings
-
-    import zarr
-
-    g = zarr.open_group(str(store), mode="r+", zarr_format=3)
-    g.attrs.update(attrs)
-    with warnings.catch_warnings():  # zarr: consolidated metadata not in the v3 spec yet
-        warnings.simplefilter("ignore")
-        zarr.consolidate_metadata(str(store))
 
 
 def summary_dataset(config: StackedDigitsConfig, ds: Any, accuracy: float,
                     real: tuple[int, float]) -> Any:
     """Mean ± standard error over seeds of the metrics at the last save point per method
-    (seeds that diverged are left out and counted), with the real-data reference."""
-    import xarray as xr
-
-    last = ds.isel(step=-1)
-    ok = np.asarray(last["status"].values) != RESULTS.diverged  # (seed, method)
-    out = {}
-    for var in ("modes_covered", "kl_uniform"):
-        vals = np.where(ok, np.asarray(last[var].values, float), np.nan)
-        n = np.sum(np.isfinite(vals), axis=0)
-        mean = np.where(n > 0, np.nansum(vals, axis=0) / np.maximum(n, 1), np.nan)
-        dev = np.where(np.isfinite(vals), vals - mean, 0.0)
-        sd = np.sqrt(np.where(n > 1, np.sum(dev**2, axis=0) / np.maximum(n - 1, 1), np.nan))
-        out[f"{var}_mean"] = (("method",), mean)
-        out[f"{var}_se"] = (("method",), sd / np.sqrt(np.maximum(n, 1)))
-        out[f"{var}_min"] = (("method",), np.nanmin(np.where(np.isfinite(vals), vals, np.inf),
-                                                   axis=0))
-        out[f"{var}_max"] = (("method",), np.nanmax(np.where(np.isfinite(vals), vals, -np.inf),
-                                                   axis=0))
-    out["seeds_counted"] = (("method",), np.sum(ok, axis=0).astype(np.int64))
-    out["seeds_diverged"] = (("method",), np.sum(~ok, axis=0).astype(np.int64))
-    return xr.Dataset(
-        out,
-        coords={"method": [str(m) for m in ds["method"].values]},
-        attrs={
-            "classifier_accuracy": float(accuracy),
-            "real_modes_covered": int(real[0]),
-            "real_kl_uniform": float(real[1]),
-            "kl_sampling_bias": (NUM_MODES - 1) / (2 * config.num_eval),
-            "final_step": int(ds["step"].values[-1]),
-            "generator_params": int(make_game(config, "vanilla").num_params()[0]),
-            "discriminator_params": int(make_game(config, "vanilla").num_params()[1]),
-        },
-    )
+    (`ganflow.analysis.final_step_summary`: seeds that diverged are left out and counted),
+    with the real-data reference."""
+    summary = final_step_summary(ds, ("modes_covered", "kl_uniform"), "method")
+    game = make_game(config, "vanilla")
+    summary.attrs.update({
+        "classifier_accuracy": float(accuracy),
+        "real_modes_covered": int(real[0]),
+        "real_kl_uniform": float(real[1]),
+        "kl_sampling_bias": (NUM_MODES - 1) / (2 * config.num_eval),
+        "final_step": int(ds["step"].values[-1]),
+        "generator_params": int(game.num_params()[0]),
+        "discriminator_params": int(game.num_params()[1]),
+    })
+    return summary
 
 
 def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
     import xarray as xr
 
     classifier, accuracy = train_classifier(config)
-    real = real_data_metrics(config, classifier)
+    k_real = jax.random.fold_in(jax.random.key(config.seed), _SALT_REAL)
+    real = real_mode_metrics(classifier, k_real, config.num_eval, "held_out", config.dtype)
     sweep = Sweep(seeds=seed_keys(config), axes={"method": list(config.methods)})
     run_ensemble(
         lambda method: make_member(config, method, classifier), sweep, config.num_steps,
@@ -371,93 +265,16 @@ def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
         progress=options.progress, config=dataclasses.asdict(config),
         checkpoint_every=config.save_every, name="stacked-digits", keep_final=False,
     )
-    store = Path(out) / "results.zarr" / GROUP
     if jax.process_index() == 0:
-        _set_attrs(store, {"classifier_accuracy": accuracy,
-                           "classifier_split": "held_out (355 digits)",
-                           "num_modes": NUM_MODES})
-        ds = xr.open_zarr(store)
+        set_result_attrs(out, GROUP, {"classifier_accuracy": accuracy,
+                                      "classifier_split": "held_out (355 digits)",
+                                      "num_modes": NUM_MODES})
+        ds = xr.open_zarr(Path(out) / "results.zarr" / GROUP)
         write_summary(out, SUMMARY, summary_dataset(config, ds, accuracy, real))
 
 
 # ---------------------------------------------------------------------------------------------
 # report
-
-
-def _pm(mean: float, se: float, digits: int) -> str:
-    if not np.isfinite(mean):
-        return "–"
-    if not np.isfinite(se):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
-
-
-def _tile(images: np.ndarray, cols: int = 2) -> np.ndarray:
-    """(n, 8, 24) images in [−1, 1] as one image, `cols` per row, 1-pixel gaps of NaN."""
-    n, h, w = images.shape
-    rows = -(-n // cols)
-    canvas = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        canvas[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = images[i]
-    return canvas
-
-
-def sample_figure(ds: Any, path: Path, seed_index: int = 0) -> Path:
-    """Samples of fixed latents over training: one row per method, one column per save point
-    (Nagarajan–Kolter Fig. 2 layout), seed `seed_index`; each panel tiles the kept samples."""
-    import matplotlib
-
-    from ..plotting._common import new_figure, save
-
-    methods = [str(m) for m in ds["method"].values]
-    steps = np.asarray(ds["step"].values)
-    cols = save_columns(len(steps), 6)
-    samples = np.asarray(ds["samples"].isel(seed=seed_index).transpose("method", "step", ...)
-                         .values, float)  # (M, T, n, 8, 24)
-    cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#9ecae1")  # gaps between samples
-    per_row = 4 if samples.shape[2] >= 8 else 2 if samples.shape[2] >= 2 else 1
-    h, w = _tile(samples[0, 0], per_row).shape
-    fig, axes = new_figure(len(methods), len(cols),
-                           size=(2.9 * len(cols) + 0.8, (2.9 * h / w + 0.35) * len(methods) + 0.6))
-    for i, m in enumerate(methods):
-        for j, t in enumerate(cols):
-            ax = axes[i, j]
-            imgs = samples[i, t]
-            if np.all(np.isfinite(imgs)):
-                ax.imshow(_tile(imgs, per_row), cmap=cmap,
-                          vmin=-1, vmax=1, interpolation="nearest")
-            else:
-                ax.text(0.5, 0.5, "diverged", ha="center", va="center", transform=ax.transAxes)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"step {int(steps[t])}", fontsize=10)
-            if j == 0:
-                ax.set_ylabel(m, fontsize=10)
-    fig.suptitle(f"stacked digits: G(z) for fixed z over training (seed {seed_index})",
-                 fontsize=11)
-    save(fig, path)
-    return path
-
-
-def metrics_figure(ds: Any, path: Path, real: tuple[int, float]) -> Path:
-    """Modes covered and KL(p̂ ‖ uniform) over training, mean ± s.e. over seeds per method,
-    the real-data values dashed."""
-    from ..plotting import ensemble_band
-    from ..plotting._common import new_figure, save
-
-    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
-    ok = ds["status"] != RESULTS.diverged
-    ensemble_band(ds["modes_covered"].where(ok).astype(float), by="method",
-                  ylabel="modes covered (of 1000)", ax=axes[0, 0])
-    ensemble_band(ds["kl_uniform"].where(ok), by="method", ylabel="KL(p̂ ‖ uniform)",
-                  ax=axes[0, 1])
-    for ax, value in zip(axes[0], real):
-        ax.axhline(value, color="0.4", ls="--", lw=1, label="real digits")
-        ax.legend(fontsize=8)
-    save(fig, path)
-    return path
 
 
 def _claims(config: StackedDigitsConfig, summ: Any) -> list[str]:
@@ -544,8 +361,8 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
             text += f", k = {config.unroll_k}, inner SGD rate {config.unroll_lr}"
         rows.append([
             m, text,
-            _pm(float(s["modes_covered_mean"]), float(s["modes_covered_se"]), 1),
-            _pm(float(s["kl_uniform_mean"]), float(s["kl_uniform_se"]), 2),
+            format_pm(s["modes_covered_mean"], s["modes_covered_se"], ".1f"),
+            format_pm(s["kl_uniform_mean"], s["kl_uniform_se"], ".2f"),
             f"{int(s['modes_covered_min'])}–{int(s['modes_covered_max'])}"
             if int(s["seeds_counted"]) else "–",
             f"{int(s['seeds_counted'])} ({int(s['seeds_diverged'])} diverged)",
@@ -566,21 +383,19 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
     header = ["method"] + [f"step {int(steps[c])}" for c in cols]
     rows = []
     for i, m in enumerate(methods):  # positions: `sel` on zarr string coordinates is unreliable
-        vals = modes.isel(method=i, step=cols).transpose("seed", "step").values
-        n = np.sum(np.isfinite(vals), axis=0)
-        mu = np.nanmean(vals, axis=0) if np.any(n) else np.full(len(cols), np.nan)
-        sd = np.nanstd(vals, axis=0, ddof=1) if vals.shape[0] > 1 else np.full(len(cols), np.nan)
-        rows.append([m] + [_pm(a, b / math.sqrt(max(k, 1)), 0) for a, b, k in zip(mu, sd, n)])
+        mu, se = mean_se(modes.isel(method=i, step=cols).transpose("seed", "step").values)
+        rows.append([m] + [format_pm(a, b, ".0f") for a, b in zip(mu, se)])
     lines += ["", "### Modes covered over training (mean ± s.e.)", "",
               markdown_table(header, rows), "", "### What holds", "", *_claims(config, summ),
               f"- Scale: the literature's DCGAN covers 99 and PacGAN-4 all 1000 modes of stacked "
               f"MNIST; with players this small and {config.num_steps} steps, these numbers say "
               f"how the methods rank on this toy, not how they rank on MNIST."]
-    figures = [
-        sample_figure(ds, out / "samples.png"),
-        metrics_figure(ds, out / "modes.png", (summ.attrs["real_modes_covered"],
-                                               summ.attrs["real_kl_uniform"])),
-    ]
+    figures = [out / "samples.png", out / "modes.png"]
+    samples_over_training(ds["samples"].isel(seed=0), save_columns(ds.sizes["step"], 6),
+                          title="stacked digits: G(z) for fixed z over training (seed 0)",
+                          path=figures[0])
+    mode_coverage_curves(modes, ds["kl_uniform"].where(ok), path=figures[1],
+                         real=(summ.attrs["real_modes_covered"], summ.attrs["real_kl_uniform"]))
     return ReportPart("\n".join(lines), figures)
 
 

@@ -8,6 +8,7 @@ from ._digits import (
     StackedDigits as StackedDigits,
     label_mode_metrics as label_mode_metrics,
     load_digit_data as load_digit_data,
+    real_mode_metrics as real_mode_metrics,
     stack_digits as stack_digits,
     stacked_label as stacked_label,
     stacked_labels as stacked_labels,
@@ -18,6 +19,7 @@ from ._digits_classifier import (
     DigitClassifier as DigitClassifier,
     train_digit_classifier as train_digit_classifier,
 )
+from ._digits_member import StackedDigitsMember as StackedDigitsMember
 from ._dirac import DiracGAN as DiracGAN
 from ._gaussian_mlp import (
     GaussianMLPGame as GaussianMLPGame,

@@ -42,6 +42,12 @@ _SPLITS = ("train", "held_out", "all")
 _HOLD_OUT_EVERY = 5
 
 
+def _cast_floating(tree, dtype):
+    """Every floating array of `tree` as `dtype` (integer arrays and static fields untouched)."""
+    return jax.tree_util.tree_map(
+        lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
+
+
 @functools.lru_cache(maxsize=1)
 def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1797 digits as (images in [−1, 1], float64, read-only; labels, int32)."""
@@ -132,6 +138,10 @@ class DigitData(eqx.Module):
     @property
     def size(self) -> int:
         return self.labels.shape[0]
+
+    def astype(self, dtype) -> "DigitData":
+        """The same digits with `images` as `dtype` (labels and class indices unchanged)."""
+        return eqx.tree_at(lambda d: d.images, self, self.images.astype(dtype))
 
     def sample(
         self, key: PRNGKeyArray, n: int
@@ -259,6 +269,32 @@ def stacked_mode_metrics(
     samples). Traceable: `eqx.filter_jit(stacked_mode_metrics)(classifier, images)`, or
     `vmap` over sets of images."""
     return label_mode_metrics(stacked_labels(classifier, images), NUM_MODES, min_count)
+
+
+def real_mode_metrics(
+    classifier: Callable[[Array], Array],
+    key: PRNGKeyArray,
+    n: int,
+    split: Literal["train", "held_out", "all"] = "held_out",
+    dtype=None,
+) -> tuple[int, float]:
+    r"""(modes covered, KL(p̂ ‖ uniform)) of n real stacked images of `split` (`sample_stacked`
+    from `key`, images as `dtype` when given) labelled by `classifier`: the value a perfect
+    generator would get under the stacked-MNIST protocol (VEEGAN, PacGAN). A perfect classifier
+    and sampler give all 1000 modes and KL ≈ (K − 1)/(2n), the finite-sample bias of
+    `label_mode_metrics`; a real classifier's errors add to it."""
+    data = load_digit_data(split)
+    data = data if dtype is None else data.astype(dtype)
+    check_int_at_least("n", n, 1)
+
+    @eqx.filter_jit
+    def metrics(clf, data, key):
+        images, _ = data.sample_stacked(key, n)
+        m = label_mode_metrics(stacked_labels(clf, images), NUM_MODES)
+        return m.modes_covered, m.kl_uniform
+
+    modes, kl = metrics(classifier, data, key)
+    return int(modes), float(kl)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._checks import check_int_at_least, check_positive
 from ..models import MLP
-from ._digits import DIGIT_SHAPE, NUM_CLASSES, DigitData, load_digit_data
+from ._digits import DIGIT_SHAPE, NUM_CLASSES, DigitData, _cast_floating, load_digit_data
 
 
 class DigitClassifier(eqx.Module):
@@ -38,6 +38,10 @@ class DigitClassifier(eqx.Module):
         flat = images.reshape((-1,) + DIGIT_SHAPE)
         labels = jnp.argmax(jax.vmap(self)(flat), axis=-1).astype(jnp.int32)
         return labels.reshape(images.shape[:-2])
+
+    def astype(self, dtype) -> "DigitClassifier":
+        """The same classifier with its floating parameters as `dtype`."""
+        return _cast_floating(self, dtype)
 
     def accuracy(self, data: DigitData) -> Float[Array, ""]:
         """The fraction of `data`'s digits classified correctly."""

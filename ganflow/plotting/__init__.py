@@ -13,6 +13,11 @@ from ._bands import (
     fdr_traces as fdr_traces,
     seed_statistics as seed_statistics,
 )
+from ._digits import (
+    mode_coverage_curves as mode_coverage_curves,
+    samples_over_training as samples_over_training,
+    tile_images as tile_images,
+)
 from ._dirac import dirac_lineup as dirac_lineup
 from ._eigenplane import eigenvalue_plane as eigenvalue_plane
 from ._game_spectra import (
