@@ -15,6 +15,7 @@ from ._random import (
     STREAM_BROWNIAN as STREAM_BROWNIAN,
     CounterBrownianPath as CounterBrownianPath,
     counter_normals as counter_normals,
+    normal_from_unit as normal_from_unit,
     stream_key_data as stream_key_data,
     threefry2x32 as threefry2x32,
     tree_normals as tree_normals,

@@ -60,8 +60,10 @@ def threefry2x32(k1: Array, k2: Array, x1: Array, x2: Array) -> tuple[Array, Arr
     return x1, x2
 
 
-def _normal_from_unit(f: Array, dtype) -> Array:
-    """JAX's map from f ∈ [0, 1) to N(0, 1): u = lo + f (1 − lo), lo = nextafter(−1, 0)."""
+def normal_from_unit(f: Array, dtype) -> Array:
+    """JAX's map from uniform bits f ∈ [0, 1) to N(0, 1) (as `jax.random.normal`):
+    u = lo + f (1 − lo), lo = nextafter(−1, 0), z = √2 erfinv(u) — the last stage of the
+    counter-based normals (`counter_normals`), public for benchmarks that rebuild them."""
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
     u = f * (np.array(1.0, dtype) - lo) + lo
     u = jnp.maximum(lo, u)
@@ -82,7 +84,7 @@ def _normals_halves(k1: Array, k2: Array, step: Array, num: int, dtype: Any) -> 
         bits = (w1.astype(jnp.uint64) << np.uint64(32)) | w2.astype(jnp.uint64)
         mant = (bits >> np.uint64(12)) | np.uint64(0x3FF0000000000000)
         f = jax.lax.bitcast_convert_type(mant, jnp.float64) - 1.0
-        return [_normal_from_unit(f, np.float64)]
+        return [normal_from_unit(f, np.float64)]
     if dtype not in (jnp.float32, jnp.float16, jnp.bfloat16):
         raise ValueError(f"counter_normals supports floating dtypes only, got {dtype}")
     h = (num + 1) // 2
@@ -91,7 +93,7 @@ def _normals_halves(k1: Array, k2: Array, step: Array, num: int, dtype: Any) -> 
 
     def normal(w):
         f = jax.lax.bitcast_convert_type((w >> _U32(9)) | _U32(0x3F800000), jnp.float32) - 1.0
-        return _normal_from_unit(f, np.float32).astype(dtype)
+        return normal_from_unit(f, np.float32).astype(dtype)
 
     return [normal(w1), normal(w2[: num - h])]
 

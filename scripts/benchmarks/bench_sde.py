@@ -35,7 +35,7 @@ from jax.extend.random import threefry2x32_p  # noqa: E402
 
 import ganflow as gf  # noqa: E402
 import ganflow.continuous as gc  # noqa: E402
-from ganflow.continuous._random import _normal_from_unit, threefry2x32  # noqa: E402
+from ganflow.continuous import normal_from_unit, threefry2x32  # noqa: E402
 
 GAMMA, SIGMA = 1.0, 0.1
 
@@ -116,11 +116,11 @@ def noise_variants(seeds, keys):
 
     def primitive_threefry_erfinv(t):  # jax's threefry primitive (unfused on CPU) + erfinv
         w1, w2 = threefry2x32_p.bind(k1, k2, jnp.full_like(k1, t), jnp.zeros_like(k1))
-        return _normal_from_unit(_unit(w1), jnp.float32), _normal_from_unit(_unit(w2), jnp.float32)
+        return normal_from_unit(_unit(w1), jnp.float32), normal_from_unit(_unit(w2), jnp.float32)
 
     def fused_threefry_erfinv(t):  # ganflow's choice
         w1, w2 = threefry2x32(k1, k2, t, jnp.uint32(0))
-        return _normal_from_unit(_unit(w1), jnp.float32), _normal_from_unit(_unit(w2), jnp.float32)
+        return normal_from_unit(_unit(w1), jnp.float32), normal_from_unit(_unit(w2), jnp.float32)
 
     def fused_threefry_box_muller(t):
         w1, w2 = threefry2x32(k1, k2, t, jnp.uint32(0))
