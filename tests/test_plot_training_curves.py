@@ -68,3 +68,18 @@ def test_layer_descent_figure_draws_rates_and_gradient_norms():
         np.testing.assert_array_equal(x, [0, 10, 20])
         np.testing.assert_allclose(y, gn[0, 0, k] / gn[0, 0, k, 0])
     assert right.get_title() == "layer discriminator/1"
+
+
+def test_layer_descent_figure_shows_the_layer_that_follows_eq_11_best():
+    factors = [0.9, 1.1]
+    dims = ("seed", "layer", "factor")
+    unstable = np.array([[[False, False], [False, True]]] * 2)  # layer b agrees, a does not
+    predicted = np.array([[[False, True], [False, True]]] * 2)
+    sm = xr.Dataset(
+        {"positive": (dims, np.ones((2, 2, 2), bool)), "unstable": (dims, unstable),
+         "predicted": (dims, predicted), "top_rate": (dims, np.full((2, 2, 2), 0.5))},
+        coords={"seed": [0, 1], "layer": ["a", "b"], "factor": factors})
+    ds = xr.Dataset({"grad_norm": (dims + ("step",), np.ones((2, 2, 2, 3)))},
+                    coords={"seed": [0, 1], "layer": ["a", "b"], "factor": factors,
+                            "step": [0, 10, 20]})
+    assert layer_descent_figure(sm, ds).axes[1].get_title() == "layer b"

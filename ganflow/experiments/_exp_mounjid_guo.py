@@ -316,12 +316,11 @@ def _lr_section(config, results, out, figures) -> tuple[list[str], dict[str, Any
     for o in ds["optimizer"].values:
         for lr in ds["lr"].values:
             cell = sm.sel(optimizer=o, lr=lr)
-            (chance, mchance), (loss, mloss), (fit, mfit) = (_steps_cell(
+            (chance, mchance), (loss, mloss), (fit, _) = (_steps_cell(
                 cell[f"steps_to_{k}"].values, budget) for k in ("chance", "loss", "fit"))
             cap = _mean(cell["u_at_cap"].values)
-            table[(str(o), float(lr))] = dict(
-                chance=mchance, loss=mloss, fit=mfit, cap=cap,
-                **{k: float(np.mean(cell[k].values)) for k in ("late_w1", "late_gap")})
+            table[(str(o), float(lr))] = dict(chance=mchance, loss=mloss, cap=cap,
+                                              late_w1=float(np.mean(cell["late_w1"].values)))
             rows.append([o, f"{lr:g}", f"{lr * config.u_max if o == 'lsgd' else lr:g}", chance,
                          loss, fit, *[_pm(cell[k].values) for k in (
                              "final_accuracy", "late_gap", "final_generator_loss", "late_w1")],
@@ -366,13 +365,11 @@ def _batch_section(config, results, out, figures) -> tuple[list[str], dict[str, 
     rows, table = [], {}
     for b in ds["batch_size"].values:
         cell = sm.sel(batch_size=b)
-        (chance, mchance), (fit, mfit) = (_steps_cell(cell[f"steps_to_{k}"].values, budget)
-                                          for k in ("chance", "fit"))
-        e_chance, e_fit = (_censor(cell[f"steps_to_{k}"].values, budget) * float(b)
-                           / config.n_train for k in ("chance", "fit"))
-        table[int(b)] = dict(chance=mchance, fit=mfit, e_chance=float(np.mean(e_chance)),
-                             e_fit=float(np.mean(e_fit)),
-                             late_w1=float(np.mean(cell["late_w1"].values)))
+        (chance, mchance), (fit, _) = (_steps_cell(cell[f"steps_to_{k}"].values, budget)
+                                       for k in ("chance", "fit"))
+        e_chance, e_fit = (_censor(cell[f"steps_to_{k}"].values, budget)
+                           * (float(b) / config.n_train) for k in ("chance", "fit"))
+        table[int(b)] = dict(chance=mchance, e_chance=float(np.mean(e_chance)))
         rows.append([str(int(b)), chance, _pm(e_chance), fit, _pm(e_fit),
                      _pm(cell["late_gap"].values), _pm(cell["late_w1"].values)])
     md = [
@@ -468,11 +465,7 @@ def _explosion_section(config, results, out, figures) -> tuple[list[str], dict[s
         markdown_table(["layer", *[f"{f:g}·2/a" for f in factors]], [theory, *rate_rows]),
         "",
     ]
-    layers = list(sm["layer"].values)
-    agree = [table[str(L)]["agree_local"] for L in layers]
-    show = layers[max(range(len(layers)),  # the layer that follows eq. 11 best (last on ties)
-                      key=lambda i: (agree[i] if np.isfinite(agree[i]) else -1.0, i))]
-    plotting.layer_descent_figure(sm, ds, show, path=out / "explosion.png")
+    plotting.layer_descent_figure(sm, ds, path=out / "explosion.png")
     figures.append(out / "explosion.png")
     return md, table
 

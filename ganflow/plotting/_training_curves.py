@@ -76,15 +76,26 @@ def batch_size_accuracy(ds: Any, n_train: int, *, title: str = "",
     return save(fig, path)
 
 
-def layer_descent_figure(summary: Any, ds: Any, layer: str, *,
+def layer_descent_figure(summary: Any, ds: Any, layer: str | None = None, *,
                          path: str | Path | None = None) -> "Figure":
     """Mounjid–Guo §3 (eq. 11) per layer. Left: the measured growth factor per step of the top
     mode (`summary["top_rate"]`, median over the seeds with positive curvature) against
     η / (2/a), per layer, beside the quadratic's |1 − ηa| = |1 − 2·factor|. Right: for `layer`,
     ‖∇ℓ‖ / ‖∇ℓ‖ at the start of seed 0 over the gradient-descent steps, one line per factor
-    (`ds["grad_norm"]`, dims seed, layer, factor, step). `summary` is a
+    (`ds["grad_norm"]`, dims seed, layer, factor, step); by default the layer whose top mode
+    follows eq. 11 best (the largest fraction of (seed, factor) cells of the seeds with positive
+    curvature where `unstable` equals `predicted`; the last on ties). `summary` is a
     `ganflow.analysis.layer_descent_summary` of `ds`."""
     factors = np.asarray([float(f) for f in summary["factor"].values])
+    if layer is None:
+        def agreement(name):
+            cell = summary.sel(layer=name)
+            pos = cell["positive"].isel(factor=0).values.astype(bool)
+            same = cell["unstable"].values.astype(bool) == cell["predicted"].values.astype(bool)
+            return float(np.mean(same[pos])) if pos.any() else -1.0
+
+        names = list(summary["layer"].values)
+        layer = names[max(range(len(names)), key=lambda i: (agreement(names[i]), i))]
     fig, axes = new_figure(1, 2, size=(9.6, 3.8))
     ax = axes[0, 0]
     for i, name in enumerate(summary["layer"].values):
