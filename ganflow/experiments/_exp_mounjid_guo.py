@@ -135,15 +135,13 @@ class MounjidGuoConfig:
     seed: int = 0
 
     def __post_init__(self):
+        studies.check_run_fields(self)  # seeds, seed, num_steps, save_every dividing it, dtype
         check_positive("sigma", self.sigma)
-        for name in ("n_train", "n_test", "width", "depth", "batch_size", "num_steps",
-                     "save_every", "batch_steps", "curvature_seeds", "curvature_batch",
-                     "explosion_steps", "lanczos_iters", "seeds"):
+        for name in ("n_train", "n_test", "width", "depth", "batch_size", "batch_steps",
+                     "curvature_seeds", "curvature_batch", "explosion_steps", "lanczos_iters"):
             check_int_at_least(name, getattr(self, name), 1)
-        check_int_at_least("seed", self.seed, 0)
         for name, choices in (("activation", tuple(ACTIVATIONS)), ("loss", LOSS_NAMES),
-                              ("scheme", ("alternating", "simultaneous")),
-                              ("dtype", ("float32", "float64"))):
+                              ("scheme", ("alternating", "simultaneous"))):
             check_choice(name, getattr(self, name), choices)
         _check_values("optimizers", self.optimizers, lambda n, v: check_choice(n, v, OPTIMIZERS))
         _check_values("batch_sizes", self.batch_sizes, lambda n, v: check_int_at_least(n, v, 1))
@@ -151,10 +149,9 @@ class MounjidGuoConfig:
             _check_values(name, getattr(self, name), check_positive, name == "u_maxes")
         for v in (self.batch_lr, self.u_max, self.chance_tol, self.w1_tol):
             check_positive("batch_lr, u_max and tolerances", v)
-        for name in ("num_steps", "batch_steps"):
-            if getattr(self, name) % self.save_every:
-                raise ValueError(f"save_every={self.save_every} must divide {name}="
-                                 f"{getattr(self, name)}")
+        if self.batch_steps % self.save_every:
+            raise ValueError(f"save_every={self.save_every} must divide "
+                             f"batch_steps={self.batch_steps}")
         if self.explosion_steps % min(10, self.explosion_steps):
             raise ValueError("explosion_steps must be a multiple of 10 (or below 10)")
         if "sgd" not in self.optimizers or self.curvature_lr not in self.lrs:
