@@ -17,6 +17,7 @@ from ganflow.games import (
     load_digit_data,
     real_mode_metrics,
     stacked_mode_metrics,
+    train_digit_classifier,
 )
 from ganflow.games._digits_member import SALT_EVAL, SALT_FIGURE, SALT_INIT
 from ganflow.models import MLP
@@ -48,6 +49,18 @@ def test_casts_keep_labels_and_parameters():
     for a, b in zip(jax.tree_util.tree_leaves(clf), jax.tree_util.tree_leaves(c32)):
         assert b.dtype == (jnp.float32 if jnp.issubdtype(a.dtype, jnp.floating) else a.dtype)
         np.testing.assert_array_equal(b, a.astype(b.dtype))
+
+
+def test_classifier_in_another_dtype():
+    """`train_digit_classifier(dtype=...)`: trained as without it, then cast, its accuracy
+    measured on the held-out digits in that dtype."""
+    key = jax.random.key(2)
+    c64, _ = train_digit_classifier(key, steps=20, width=16)
+    c32, acc = train_digit_classifier(key, steps=20, width=16, dtype="float32")
+    for a, b in zip(jax.tree_util.tree_leaves(c64), jax.tree_util.tree_leaves(c32)):
+        np.testing.assert_array_equal(b, a.astype(jnp.float32))
+    held = load_digit_data("held_out").astype("float32")
+    assert float(acc) == float(c32.accuracy(held)) and acc.dtype == jnp.float32
 
 
 def test_real_mode_metrics_of_an_oracle_are_the_sampled_labels():

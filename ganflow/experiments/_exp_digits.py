@@ -32,7 +32,6 @@ from ..games import (
     DigitClassifier,
     StackedDigits,
     StackedDigitsMember,
-    load_digit_data,
     real_mode_metrics,
     train_digit_classifier,
 )
@@ -42,6 +41,7 @@ from ..studies import (
     Experiment,
     ReportPart,
     RunOptions,
+    check_run_fields,
     markdown_table,
     register,
     save_columns,
@@ -68,7 +68,6 @@ LITERATURE = (
 )
 _LOSSES = ("gan", "nsgan")
 _SCHEMES = ("alternating", "simultaneous")
-_DTYPES = ("float32", "float64")
 _SALT_CLASSIFIER, _SALT_REAL = 0x434C, 0x5245
 
 
@@ -147,20 +146,16 @@ class StackedDigitsConfig:
             check_choice("method", m, METHODS)
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods lists a method twice: {', '.join(self.methods)}")
-        for name in ("latent_dim", "channels", "batch_size", "unroll_k", "num_steps",
-                     "save_every", "num_eval", "num_keep", "classifier_steps", "seeds"):
+        check_run_fields(self)  # seeds, seed, num_steps, save_every dividing it, dtype
+        for name in ("latent_dim", "channels", "batch_size", "unroll_k", "num_eval",
+                     "num_keep", "classifier_steps"):
             check_int_at_least(name, getattr(self, name), 1)
-        check_int_at_least("seed", self.seed, 0)
         for name in ("learning_rate", "lam_nk", "unroll_lr"):
             check_positive(name, getattr(self, name))
         if not 0.0 <= self.beta1 < 1.0:
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1!r}")
         check_choice("scheme", self.scheme, _SCHEMES)
         check_choice("loss", self.loss, _LOSSES)
-        check_choice("dtype", self.dtype, _DTYPES)
-        if self.num_steps % self.save_every:
-            raise ValueError(
-                f"save_every={self.save_every} must divide num_steps={self.num_steps}")
         if self.num_keep > self.num_eval:
             raise ValueError(f"num_keep={self.num_keep} must be <= num_eval={self.num_eval}")
 
@@ -216,10 +211,9 @@ def train_classifier(config: StackedDigitsConfig) -> tuple[DigitClassifier, floa
     """The run's digit classifier, trained from (`seed`, a fixed salt) on the training split,
     cast to the config's dtype, and its held-out accuracy in that dtype."""
     key = jax.random.fold_in(jax.random.key(config.seed), _SALT_CLASSIFIER)
-    clf, _ = train_digit_classifier(key, steps=config.classifier_steps)
-    clf = clf.astype(config.dtype)
-    held = load_digit_data("held_out").astype(config.dtype)
-    return clf, float(eqx.filter_jit(lambda c, d: c.accuracy(d))(clf, held))
+    clf, accuracy = train_digit_classifier(key, steps=config.classifier_steps,
+                                           dtype=config.dtype)
+    return clf, float(accuracy)
 
 
 def seed_keys(config: StackedDigitsConfig) -> jax.Array:

@@ -102,6 +102,7 @@ def train_digit_classifier(
     augment: bool = True,
     train: DigitData | None = None,
     held_out: DigitData | None = None,
+    dtype=None,
 ) -> tuple[DigitClassifier, Float[Array, ""]]:
     r"""Trains a `DigitClassifier` on the training split of scikit-learn's digits and measures
     it on the held-out split (`load_digit_data`): cross-entropy, AdamW (`learning_rate` with a
@@ -117,7 +118,9 @@ def train_digit_classifier(
     the accuracy was 97.5–98.3%.
 
     **Arguments:** `key`; the optimisation settings; `width` of the hidden layer; `augment`;
-    `train` and `held_out` (`DigitData`, default the fixed splits).
+    `train` and `held_out` (`DigitData`, default the fixed splits); `dtype`: the float type of
+    the returned classifier (trained in the default float, then cast with `astype`; the
+    accuracy is then measured in `dtype`, the type it will classify samples in).
 
     **Returns:** `(classifier, held_out_accuracy)`, the accuracy a scalar array in [0, 1].
     """
@@ -131,7 +134,7 @@ def train_digit_classifier(
     for name, d in (("train", train), ("held_out", held_out)):
         if not isinstance(d, DigitData):
             raise ValueError(f"{name} must be a DigitData, got {type(d).__name__}")
-    return _train(
+    clf, accuracy = _train(
         key,
         train,
         held_out,
@@ -142,3 +145,7 @@ def train_digit_classifier(
         float(weight_decay),
         bool(augment),
     )
+    if dtype is None:
+        return clf, accuracy
+    clf = clf.astype(dtype)
+    return clf, eqx.filter_jit(lambda c, d: c.accuracy(d))(clf, held_out.astype(dtype))
