@@ -48,6 +48,7 @@ from ..studies import (
     Experiment,
     ReportPart,
     RunOptions,
+    check_run_fields,
     checkpoint_interval,
     markdown_table,
     register,
@@ -152,8 +153,7 @@ class MeanFieldConfig:
             raise ValueError("noise strengths must be non-empty lists of values >= 0")
         if self.latent not in LATENT_LAWS:
             raise ValueError(f"latent must be one of {LATENT_LAWS}, got {self.latent!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        check_run_fields(self)  # seeds, seed >= 0, dtype
         if _min_eig(_conc_m0(self)) <= 1e-12:
             raise ValueError("conc_p0, conc_q0, conc_r0 give no Gram matrix (need "
                              "1 + 2 p0 q0 r0 - p0² - q0² - r0² > 0)")
