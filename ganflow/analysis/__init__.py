@@ -7,6 +7,7 @@ from ._atlas import (
     atlas_catalogue as atlas_catalogue,
     convergence_atlas as convergence_atlas,
 )
+from ._coverage import nk_coverage_headline as nk_coverage_headline
 from ._dirac_lineup import (
     dirac_lineup_fields as dirac_lineup_fields,
     dirac_lineup_schemes as dirac_lineup_schemes,
@@ -64,6 +65,17 @@ from ._nndist import (
     NeuralNetDistance as NeuralNetDistance,
     generalisation_gap as generalisation_gap,
     neural_net_distance as neural_net_distance,
+)
+from ._nndist_data import (
+    DataDistances as DataDistances,
+    nn_distance_to_data as nn_distance_to_data,
+)
+from ._point_spectra import (
+    PointSpectra as PointSpectra,
+    field_norm as field_norm,
+    pad_eigenvalues as pad_eigenvalues,
+    point_spectra as point_spectra,
+    state_unravel as state_unravel,
 )
 from ._small_games import (
     closed_form_spectra as closed_form_spectra,

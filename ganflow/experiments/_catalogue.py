@@ -5,8 +5,9 @@ from . import (
     _exp_cao_guo,  # noqa: F401  sde, weak-error
     _exp_digits,  # noqa: F401  stacked-digits
     _exp_fdr_schedule,  # noqa: F401  fdr-schedule
+    _exp_jacobian_spectra,  # noqa: F401  jacobian-spectra
     _exp_meanfield,  # noqa: F401  mean-field
-    _exp_mog,  # noqa: F401  mog, jacobian-spectra
+    _exp_mog,  # noqa: F401  mog
     _exp_mounjid_guo,  # noqa: F401  mounjid-guo
     _exp_sde_neural,  # noqa: F401  sde-neural
     _exp_spectra,  # noqa: F401  spectra

@@ -38,5 +38,6 @@ from ._mog import (
     mog_nearest_mode as mog_nearest_mode,
     mog_sample_quality as mog_sample_quality,
 )
+from ._mog_nets import GameSampler as GameSampler, MoGNetsGame as MoGNetsGame
 from ._nk import NagarajanKolter2D as NagarajanKolter2D
 from ._registry import GAME_NAMES as GAME_NAMES, get_game as get_game

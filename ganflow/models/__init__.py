@@ -5,6 +5,11 @@ from ._conv import (
     ConvDiscriminator as ConvDiscriminator,
     ConvGenerator as ConvGenerator,
 )
+from ._init import (
+    MLP_INITS as MLP_INITS,
+    ScaledInput as ScaledInput,
+    init_mlp as init_mlp,
+)
 from ._models import (
     MLP as MLP,
     DiracGenerator as DiracGenerator,

@@ -37,6 +37,7 @@ from ._phase import phase_plane as phase_plane
 from ._samples import mog_sample_grid as mog_sample_grid
 from ._sde import ensemble_plot as ensemble_plot
 from ._spectra import spectra_figure as spectra_figure
+from ._spectra_training import spectra_over_training as spectra_over_training
 from ._streamlines import (
     nk_field_grid as nk_field_grid,
     nk_streamlines as nk_streamlines,

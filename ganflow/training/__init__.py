@@ -14,6 +14,11 @@ from ._layers import (
     layer_names as layer_names,
     parse_layer_name as parse_layer_name,
 )
+from ._mog import MoGTrainProblem as MoGTrainProblem
+from ._optimizers import (
+    REFERENCE_OPTIMIZERS as REFERENCE_OPTIMIZERS,
+    reference_optimizer as reference_optimizer,
+)
 from ._run import (
     RunSolution as RunSolution,
     TrainProblem as TrainProblem,
