@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import plotting, stabilisers as st, training as tr
+from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import format_pm, mean_se, player_hessian_eigenvalues, point_spectra, state_unravel
 from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
 from ..games import GameSampler, MoGNetsGame
@@ -27,12 +28,13 @@ from ..studies import (
     Experiment,
     ReportPart,
     RunOptions,
+    check_run_fields,
     checkpoint_interval,
     markdown_table,
     register,
     write_summary,
 )
-from ._exp_mog import _DTYPES, _check_in, _check_pos, seed_keys_of
+from ._exp_mog import check_methods, seed_keys_of
 
 _SALT_EVAL = 0x4556
 
@@ -108,26 +110,16 @@ class JacobianSpectraConfig:
     dtype: str = "float64"
 
     def __post_init__(self):
-        _check_in("kind", self.kind, ("ring", "grid", "grid16"))
-        if not self.methods:
-            raise ValueError("methods must name at least one of simultaneous, consensus")
-        for m in self.methods:
-            _check_in("method", m, SPECTRA_METHODS)
-        if len(set(self.methods)) != len(self.methods):
-            raise ValueError(f"methods are repeated: {self.methods}")
-        for n in ("seeds", "num_steps", "save_every", "batch_size", "eval_batch", "latent_dim",
-                  "width", "num_eigs"):
-            if getattr(self, n) < 1:
-                raise ValueError(f"{n} must be >= 1, got {getattr(self, n)}")
-        if self.depth < 0 or self.seed < 0:
-            raise ValueError("depth and seed must be >= 0")
-        if self.num_steps % self.save_every:
-            raise ValueError(f"save_every={self.save_every} must divide "
-                             f"num_steps={self.num_steps}")
-        _check_pos(self, "learning_rate", "arnoldi_tol")
-        _check_pos(self, "gamma_consensus", zero=True)
-        _check_in("loss", self.loss, ("gan", "nsgan"))
-        _check_in("dtype", self.dtype, _DTYPES)
+        check_run_fields(self)
+        check_methods(self.methods, SPECTRA_METHODS)
+        check_choice("kind", self.kind, ("ring", "grid", "grid16"))
+        for n in ("batch_size", "eval_batch", "latent_dim", "width", "num_eigs"):
+            check_int_at_least(n, getattr(self, n), 1)
+        check_int_at_least("depth", self.depth, 0)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("arnoldi_tol", self.arnoldi_tol)
+        check_positive("gamma_consensus", self.gamma_consensus, allow_zero=True)
+        check_choice("loss", self.loss, ("gan", "nsgan"))
 
 
 SPECTRA_PRESETS: dict[str, dict[str, Any]] = {

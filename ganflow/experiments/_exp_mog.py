@@ -11,7 +11,6 @@ are labelled, resumable and bitwise reproducible.
 
 import dataclasses
 import functools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import plotting, stabilisers as st, training as tr
-from .._checks import check_choice
+from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import format_pm, mean_se, nk_coverage_headline, nn_distance_to_data
 from ..engine import RESULTS, Sweep, run_ensemble
 from ..games import GameSampler, MixtureOfGaussians, MoGNetsGame
@@ -29,6 +28,7 @@ from ..studies import (
     Experiment,
     ReportPart,
     RunOptions,
+    check_run_fields,
     checkpoint_interval,
     markdown_table,
     register,
@@ -48,7 +48,6 @@ METHODS = (
     "instance_noise",
     "roth",
 )
-_DTYPES = ("float32", "float64")
 _SALT_NND = 0x4E4E
 
 
@@ -110,16 +109,14 @@ LITERATURE = {
 }
 
 
-def _check_in(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-
-
-def _check_pos(cfg, *names, zero=False):
-    for n in names:
-        v = getattr(cfg, n)
-        if not (v >= 0 if zero else v > 0) or (isinstance(v, float) and math.isnan(v)):
-            raise ValueError(f"{n} must be {'>= 0' if zero else '> 0'}, got {v!r}")
+def check_methods(methods: tuple[str, ...], choices: tuple[str, ...]) -> None:
+    """At least one method, each one of `choices`, none repeated."""
+    if not methods:
+        raise ValueError(f"methods must name at least one of {', '.join(choices)}")
+    for m in methods:
+        check_choice("method", m, choices)
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods are repeated: {methods}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,35 +209,26 @@ class MoGConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
-        _check_in("kind", self.kind, ("ring", "grid", "grid16"))
-        if not self.methods:
-            raise ValueError("methods must name at least one method")
-        for m in self.methods:
-            _check_in("method", m, METHODS)
-        if len(set(self.methods)) != len(self.methods):
-            raise ValueError(f"methods are repeated: {self.methods}")
-        for n in ("seeds", "num_steps", "save_every", "batch_size", "latent_dim", "gen_width",
-                  "disc_width", "num_eval_samples", "num_kept_samples", "nnd_steps"):
-            if getattr(self, n) < 1:
-                raise ValueError(f"{n} must be >= 1, got {getattr(self, n)}")
-        for n in ("gen_depth", "disc_depth", "unroll_k", "nnd_restarts", "seed"):
-            if getattr(self, n) < 0:
-                raise ValueError(f"{n} must be >= 0, got {getattr(self, n)}")
-        if self.num_steps % self.save_every:
-            raise ValueError(f"save_every={self.save_every} must divide "
-                             f"num_steps={self.num_steps}")
+        check_run_fields(self)
+        check_methods(self.methods, METHODS)
+        check_choice("kind", self.kind, ("ring", "grid", "grid16"))
+        for n in ("batch_size", "latent_dim", "gen_width", "disc_width", "num_eval_samples",
+                  "num_kept_samples", "nnd_steps"):
+            check_int_at_least(n, getattr(self, n), 1)
+        for n in ("gen_depth", "disc_depth", "unroll_k", "nnd_restarts"):
+            check_int_at_least(n, getattr(self, n), 0)
         if self.num_kept_samples > self.num_eval_samples:
             raise ValueError("num_kept_samples must be <= num_eval_samples")
-        _check_pos(self, "input_scale", "init_gain", "learning_rate", "unroll_lr")
-        _check_pos(self, "lam_nk", "gamma_consensus", "gamma_r1", "lam_sga", "sigma_noise",
-                   "gamma_roth", zero=True)
+        for n in ("input_scale", "init_gain", "learning_rate", "unroll_lr"):
+            check_positive(n, getattr(self, n))
+        for n in ("lam_nk", "gamma_consensus", "gamma_r1", "lam_sga", "sigma_noise", "gamma_roth"):
+            check_positive(n, getattr(self, n), allow_zero=True)
         if not 0.0 <= self.beta1 < 1.0:
             raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
-        _check_in("init", self.init, MLP_INITS)
-        _check_in("loss", self.loss, ("gan", "nsgan"))
-        _check_in("scheme", self.scheme, ("alternating", "simultaneous"))
-        _check_in("optimizer", self.optimizer, tr.REFERENCE_OPTIMIZERS)
-        _check_in("dtype", self.dtype, _DTYPES)
+        for name, choices in (("init", MLP_INITS), ("loss", ("gan", "nsgan")),
+                              ("scheme", ("alternating", "simultaneous")),
+                              ("optimizer", tr.REFERENCE_OPTIMIZERS)):
+            check_choice(name, getattr(self, name), choices)
 
 
 MOG_PRESETS: dict[str, dict[str, Any]] = {
