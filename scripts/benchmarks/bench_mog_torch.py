@@ -49,10 +49,10 @@ def ganflow_runner(cfg, method: str, seeds: int, steps: int):
     `ganflow run mog` runs them; returns (fn, None). Each call includes the engine's per-call
     work (initialisation, outcome), so `steps` should be large enough to amortise it."""
     from ganflow.engine import Execution, Sweep, run_ensemble
-    from ganflow.experiments import _exp_mog as em
 
-    member = em.mog_problems(cfg)(method)
-    keys = em.seed_keys_of(cfg.seed, seeds)
+    member = mog_member(cfg, method)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(cfg.seed), i))(
+        np.arange(seeds))  # the seed keys of `ganflow run mog`
 
     def run():
         return run_ensemble(member, Sweep(seeds=keys), steps, save_every=steps,
@@ -133,14 +133,34 @@ def torch_runner(cfg, method: str, seeds: int, steps: int, threads: int | None, 
     return run, torch.__version__, torch.get_num_threads()
 
 
+def mog_game(cfg):
+    """The game of `ganflow run mog` for vanilla and nk (the saturating loss)."""
+    import ganflow as gf
+
+    return gf.games.MoGNetsGame(cfg.kind, "gan", cfg.latent_dim, cfg.gen_width, cfg.gen_depth,
+                                cfg.disc_width, cfg.disc_depth, cfg.input_scale, cfg.init,
+                                cfg.init_gain, cfg.dtype)
+
+
+def mog_member(cfg, method: str):
+    """The ensemble member of `ganflow run mog` for `method` (vanilla or nk), from public
+    names: the config's scheme and reference optimiser, NK's penalty for nk."""
+    import ganflow as gf
+
+    game = mog_game(cfg)
+    stabilisers = (gf.stabilisers.NagarajanKolter(cfg.lam_nk),) if method == "nk" else ()
+    opt = gf.training.reference_optimizer(cfg.optimizer, cfg.learning_rate, cfg.beta1)
+    scheme = gf.training.make_scheme(cfg.scheme, game, opt, stabilisers=stabilisers,
+                                     sampler=gf.games.GameSampler(game, cfg.batch_size))
+    return gf.training.MoGTrainProblem(game, scheme, cfg.num_eval_samples, cfg.num_kept_samples)
+
+
 def ring_table(quick: bool) -> dict:
     """The whole ring table of `mog` in its default preset (or quick), timed."""
     jax.config.update("jax_enable_x64", True)  # as `ganflow run`
-    from ganflow.experiments import _exp_mog as em
-    from ganflow.studies._registry import REGISTRY
-    from ganflow.studies._runner import run_experiment
+    from ganflow.studies import get_experiment, run_experiment
 
-    exp = REGISTRY["mog"]
+    exp = get_experiment("mog")
     cfg = exp.preset("quick" if quick else "default")
     load0 = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -152,7 +172,6 @@ def ring_table(quick: bool) -> dict:
         modes = np.asarray(ds["modes_covered"].isel(step=-1).values, float)
         summary = {str(m): float(modes[:, i].mean()) for i, m in enumerate(ds["method"].values)}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    del em
     return {
         "preset": "quick" if quick else "default",
         "methods": list(cfg.methods), "seeds": cfg.seeds, "num_steps": cfg.num_steps,
@@ -175,13 +194,12 @@ def main(argv=None) -> dict:
     p.add_argument("--table", action="store_true", help="also time the default ring table")
     args = p.parse_args(argv)
 
-    from ganflow.experiments import _exp_mog as em
+    import ganflow as gf
+    from ganflow.studies import get_experiment
 
-    cfg = em.MoGConfig()
-    if args.quick:
-        cfg = em.MoGConfig(**em.MOG_PRESETS["quick"])
+    cfg = get_experiment("mog").preset("quick" if args.quick else "default")
     steps, repeats = (3, 2) if args.quick else (args.steps, args.repeats)
-    std = em.MixtureOfGaussians(cfg.kind).std
+    std = gf.games.MixtureOfGaussians(cfg.kind).std
     out = {
         "benchmark": "bench_mog_torch",
         "model": {"kind": cfg.kind, "latent": cfg.latent_dim,
@@ -191,7 +209,7 @@ def main(argv=None) -> dict:
                   "batch": cfg.batch_size, "optimizer": f"adam {cfg.learning_rate} "
                                                         f"b1 {cfg.beta1}",
                   "step": "alternating: D then G, fresh batch each", "dtype": "float32",
-                  "num_params": em.make_game(cfg).num_params()},
+                  "num_params": mog_game(cfg).num_params()},
         "seeds": args.seeds, "steps_per_call": steps, "repeats": repeats,
         "jax": jax.__version__, "backend": jax.default_backend(),
         "devices": len(jax.devices()),
