@@ -27,7 +27,7 @@ import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import final_step_summary, format_pm, mean_se
-from ..engine import RESULTS, Sweep, run_ensemble
+from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble
 from ..games import (
     DigitClassifier,
     StackedDigits,
@@ -255,9 +255,11 @@ def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
     sweep = Sweep(seeds=seed_keys(config), axes={"method": list(config.methods)})
     run_ensemble(
         lambda method: make_member(config, method, classifier), sweep, config.num_steps,
-        save_every=config.save_every, out=out, group=GROUP, resume=options.resume,
-        progress=options.progress, config=dataclasses.asdict(config),
-        checkpoint_every=config.save_every, name="stacked-digits", keep_final=False,
+        save_every=config.save_every,
+        folder=RunFolder(out, group=GROUP, resume=options.resume,
+                         checkpoint_every=config.save_every),
+        execution=Execution(progress=options.progress), config=dataclasses.asdict(config),
+        name="stacked-digits", keep_final=False,
     )
     if jax.process_index() == 0:
         set_result_attrs(out, GROUP, {"classifier_accuracy": accuracy,

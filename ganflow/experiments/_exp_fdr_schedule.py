@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from ..analysis import FDR_METHODS, FDR_METRICS, FDRMember, fdr_summary
-from ..engine import Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble
 from ..games import MixtureOfGaussians
 from ..models import ACTIVATIONS
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
@@ -114,9 +114,11 @@ def _run_fdr_schedule(config: FDRScheduleConfig, out: Path, options: RunOptions)
 
     keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 3), config.seeds)
     res = run_ensemble(make, Sweep(seeds=keys, axes={"method": list(config.methods)}),
-                       config.windows, save_every=config.save_every, out=out, group="runs",
-                       resume=options.resume, progress=options.progress,
-                       config=dataclasses.asdict(config), checkpoint_every=config.save_every,
+                       config.windows, save_every=config.save_every,
+                       folder=RunFolder(out, group="runs", resume=options.resume,
+                                        checkpoint_every=config.save_every),
+                       execution=Execution(progress=options.progress),
+                       config=dataclasses.asdict(config),
                        time_step=float(config.window), name="fdr-schedule")
     write_summary(out, "fdr", fdr_summary(res.dataset, fdr1=config.fdr1, seeds=config.seeds))
 

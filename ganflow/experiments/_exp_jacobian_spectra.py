@@ -22,7 +22,7 @@ import numpy as np
 from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import format_pm, mean_se, player_hessian_eigenvalues, point_spectra, state_unravel
-from ..engine import RESULTS, AbstractProblem, Sweep, run_ensemble
+from ..engine import RESULTS, AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
 from ..games import GameSampler, MoGNetsGame
 from ..studies import (
     Experiment,
@@ -243,11 +243,12 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
 
     sweep = Sweep(seeds=seed_keys_of(cfg.seed, cfg.seeds),
                   axes=[Axis("method", tuple(cfg.methods), static=True)])
-    res = run_ensemble(make, sweep, cfg.num_steps, save_every=cfg.save_every, out=out,
-                       group="spectra_train", resume=options.resume, progress=options.progress,
-                       config=dataclasses.asdict(cfg),
-                       checkpoint_every=checkpoint_interval(cfg.num_steps, cfg.save_every),
-                       keep_final=False, name="jacobian-spectra")
+    res = run_ensemble(make, sweep, cfg.num_steps, save_every=cfg.save_every,
+                       folder=RunFolder(out, group="spectra_train", resume=options.resume,
+                                        checkpoint_every=checkpoint_interval(cfg.num_steps,
+                                                                             cfg.save_every)),
+                       execution=Execution(progress=options.progress),
+                       config=dataclasses.asdict(cfg), keep_final=False, name="jacobian-spectra")
     ds = res.dataset
     game, fields = spectra_fields(cfg)
     unravel, batch = spectra_eval_point(cfg, game)

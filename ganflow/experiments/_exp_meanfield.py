@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from ..analysis import format_pm
-from ..engine import Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble
 from ..meanfield import (
     LATENT_LAWS,
     PHASES,
@@ -207,8 +207,9 @@ def _run_concentration(config: MeanFieldConfig, out: Path, options: RunOptions) 
     res = run_ensemble(
         lambda n: MeanFieldTime(conc_model(config, n)),
         Sweep(seeds=conc_keys(config), axes={"n": ns}),
-        config.t_max, save_every=1, out=out, group="concentration", resume=options.resume,
-        progress=options.progress, checkpoint_every=1, config=dataclasses.asdict(config),
+        config.t_max, save_every=1,
+        folder=RunFolder(out, group="concentration", resume=options.resume, checkpoint_every=1),
+        execution=Execution(progress=options.progress), config=dataclasses.asdict(config),
         name="mean-field concentration", time_step=1.0, keep_final=False,
     )
     write_summary(out, "concentration_fit", concentration_summary(
@@ -229,8 +230,9 @@ def _run_phases(config: MeanFieldConfig, d: int, out: Path, options: RunOptions)
     T = config.phase_t_max
     res = run_ensemble(
         MeanFieldTime(model), Sweep(seeds=phase_keys(config, d), axes=axes), T, save_every=1,
-        out=out, group=f"phases_d{d}", resume=options.resume, progress=options.progress,
-        checkpoint_every=checkpoint_interval(T, 1, 10), config=dataclasses.asdict(config),
+        folder=RunFolder(out, group=f"phases_d{d}", resume=options.resume,
+                         checkpoint_every=checkpoint_interval(T, 1, 10)),
+        execution=Execution(progress=options.progress), config=dataclasses.asdict(config),
         name=f"mean-field phases d={d}", time_step=1.0, keep_final=False,
     )
     write_summary(out, f"phases_d{d}_verdicts",

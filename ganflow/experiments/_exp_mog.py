@@ -21,7 +21,7 @@ import numpy as np
 from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import format_pm, mean_se, nk_coverage_headline, nn_distance_to_data
-from ..engine import RESULTS, Sweep, run_ensemble
+from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble
 from ..games import GameSampler, MixtureOfGaussians, MoGNetsGame
 from ..models import MLP_INITS
 from ..studies import (
@@ -291,11 +291,12 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
     sweep = Sweep(seeds=seed_keys_of(cfg.seed, cfg.seeds),
                   axes=[Axis("method", tuple(cfg.methods), static=True)])
     res = run_ensemble(
-        mog_problems(cfg), sweep, cfg.num_steps, save_every=cfg.save_every, out=out,
-        group="mog", resume=options.resume, progress=options.progress,
-        config=dataclasses.asdict(cfg),
-        checkpoint_every=checkpoint_interval(cfg.num_steps, cfg.save_every),
-        checkpoint_seconds=120.0, keep_final=False, name="mog",
+        mog_problems(cfg), sweep, cfg.num_steps, save_every=cfg.save_every,
+        folder=RunFolder(out, group="mog", resume=options.resume,
+                         checkpoint_every=checkpoint_interval(cfg.num_steps, cfg.save_every),
+                         checkpoint_seconds=120.0),
+        execution=Execution(progress=options.progress), config=dataclasses.asdict(cfg),
+        keep_final=False, name="mog",
     )
     if cfg.nnd_restarts < 1:
         return

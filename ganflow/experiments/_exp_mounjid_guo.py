@@ -26,7 +26,7 @@ from jax.flatten_util import ravel_pytree
 from .. import analysis, plotting, studies
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import GANTrainingMember, LayerDescentMember, format_pm, mean_se
-from ..engine import Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble
 from ..games import GaussianMLPGame, gaussian_data_split
 from ..losses import LOSS_NAMES, get_loss
 from ..models import ACTIVATIONS
@@ -202,8 +202,8 @@ def _trained_states(config, member, keys, res_lr, out: Path):
         final = res_lr.final_states[res_lr.sweep.static_cells().index({"optimizer": "sgd"})]
         lr_index = list(config.lrs).index(config.curvature_lr)
         if final is None:  # resumed after the lr group finished: recompute (in memory)
-            res = run_ensemble(member, Sweep(seeds=keys[:s]),
-                               config.num_steps, progress=False, name="mounjid-guo.trained")
+            res = run_ensemble(member, Sweep(seeds=keys[:s]), config.num_steps,
+                               execution=Execution(progress=False), name="mounjid-guo.trained")
             x = jax.tree_util.tree_map(lambda a: a[:, 0], res.final_state.x)
         else:
             x = jax.tree_util.tree_map(lambda a: a[:s, lr_index], final.x)
@@ -219,7 +219,7 @@ def _trained_states(config, member, keys, res_lr, out: Path):
 def run(config: MounjidGuoConfig, out: Path, options: RunOptions) -> None:
     out = Path(out)
     member, keys = _setup(config)
-    common = dict(out=out, resume=options.resume, progress=options.progress,
+    common = dict(execution=Execution(progress=options.progress),
                   config=dataclasses.asdict(config))
     ckpt_train, ckpt_batch = (studies.checkpoint_interval(n, config.save_every, count=10)
                               for n in (config.num_steps, config.batch_steps))
@@ -228,23 +228,24 @@ def run(config: MounjidGuoConfig, out: Path, options: RunOptions) -> None:
         member,
         Sweep(seeds=keys, axes={"optimizer": list(config.optimizers),
                                 "lr": [float(v) for v in config.lrs]}),
-        config.num_steps, save_every=config.save_every, group="lr",
-        checkpoint_every=ckpt_train,
+        config.num_steps, save_every=config.save_every,
+        folder=RunFolder(out, group="lr", resume=options.resume, checkpoint_every=ckpt_train),
         name="mounjid-guo.lr", **common)
     # Fig. 5: SGD over batch sizes
     run_ensemble(
         dataclasses.replace(member, lr=float(config.batch_lr)),
         Sweep(seeds=keys, axes={"batch_size": list(config.batch_sizes)}),
-        config.batch_steps, save_every=config.save_every, group="batch",
-        checkpoint_every=ckpt_batch,
+        config.batch_steps, save_every=config.save_every,
+        folder=RunFolder(out, group="batch", resume=options.resume, checkpoint_every=ckpt_batch),
         name="mounjid-guo.batch", keep_final=False, **common)
     if config.u_maxes:  # LSGD with larger clipping constants
         run_ensemble(
             dataclasses.replace(member, optimizer="lsgd"),
             Sweep(seeds=keys, axes={"u_max": [float(v) for v in config.u_maxes],
                                     "lr": [float(v) for v in config.lrs]}),
-            config.num_steps, save_every=config.save_every, group="u_max",
-            checkpoint_every=ckpt_train,
+            config.num_steps, save_every=config.save_every,
+            folder=RunFolder(out, group="u_max", resume=options.resume,
+                             checkpoint_every=ckpt_train),
             name="mounjid-guo.u_max", keep_final=False, **common)
     # §3: eta against 2/a per layer of the trained networks
     x = _trained_states(config, member, keys, res_lr, out)  # in the default float (float64)
@@ -260,7 +261,8 @@ def run(config: MounjidGuoConfig, out: Path, options: RunOptions) -> None:
     run_ensemble(
         layer_member, Sweep(seeds=keys[:s], axes={"layer": list(config.layers),
                                                   "factor": [float(f) for f in config.factors]}),
-        config.explosion_steps, save_every=every, inputs=x, blowup=_BLOWUP, group="explosion",
+        config.explosion_steps, save_every=every, inputs=x, blowup=_BLOWUP,
+        folder=RunFolder(out, group="explosion", resume=options.resume),
         name="mounjid-guo.explosion", keep_final=False, **common)
     write_summaries(config, out)
 

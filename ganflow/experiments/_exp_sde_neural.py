@@ -29,7 +29,7 @@ from ..analysis import (
     weak_adjoints,
     weak_error_summary,
 )
-from ..engine import Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble
 from ..models import ACTIVATIONS
 from ..plotting import weak_orders_plot
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
@@ -212,9 +212,11 @@ def _run_sde_neural(config: SDENeuralConfig, out: Path, options: RunOptions) -> 
             make,
             Sweep(seeds=keys, axes={"eta": [float(e) for e in cfg.etas],
                                     "scheme": list(cfg.schemes), "process": list(PROCESSES)}),
-            kmax, save_every=save_every, out=out, group=_group_name(label),
-            resume=options.resume, progress=options.progress, config=dataclasses.asdict(cfg),
-            checkpoint_every=save_every, name=f"sde-neural {label}", time_step=None)
+            kmax, save_every=save_every,
+            folder=RunFolder(out, group=_group_name(label), resume=options.resume,
+                             checkpoint_every=save_every),
+            execution=Execution(progress=options.progress), config=dataclasses.asdict(cfg),
+            name=f"sde-neural {label}", time_step=None)
         runs[label] = (res.dataset, values)
     write_summary(out, "weak", weak_error_summary(
         runs, schemes=config.schemes, etas=config.etas, horizon=config.horizon,

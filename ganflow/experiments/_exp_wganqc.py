@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from ..analysis import fit_log_rate, series_verdict, theory_verdicts
-from ..engine import AbstractProblem, Sweep, run_ensemble
+from ..engine import AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
 
 METHODS = ("wgan-qc", "wgan-simultaneous", "wgan-alternating", "wgan-alternating-nd5")
@@ -82,7 +82,8 @@ class DiracMethods(AbstractProblem):
             return tr.AlternatingGDA(b, sgd)
         return tr.AlternatingGDA(b, sgd, n_d=5)
 
-    def init(self, key, params, index):
+    def init(self, key, params, inputs=None):
+        index = inputs  # the seed's index (run_ensemble's inputs)
         from ..games import DiracGAN
 
         angle = 2 * jnp.pi * index / self.num_seeds
@@ -141,8 +142,10 @@ def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
         DiracMethods(config.eta, config.seeds),
         Sweep(seeds=jax.random.split(jax.random.key(config.seed), config.seeds),
               axes={"method": methods, "gamma": gammas}, cases=True),
-        config.steps, save_every=save_every, out=out, group="dirac", resume=options.resume,
-        progress=options.progress, checkpoint_every=save_every * max(1, config.saves // 10),
+        config.steps, save_every=save_every,
+        folder=RunFolder(out, group="dirac", resume=options.resume,
+                         checkpoint_every=save_every * max(1, config.saves // 10)),
+        execution=Execution(progress=options.progress),
         config=dataclasses.asdict(config), name="wgan-qc", blowup=1e8,
         inputs=jnp.arange(config.seeds, dtype=jnp.result_type(float)),
     )
