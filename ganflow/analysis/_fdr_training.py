@@ -73,7 +73,7 @@ class FDRMember(AbstractProblem):
             return SimultaneousGDA(field, optax.adam(lr, b1=0.5, b2=0.999), self._sampler)
         return SimultaneousGDA(field, optax.sgd(lr), self._sampler)
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         x0 = self.game.init(jax.random.fold_in(key, _INIT))
         dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
         lr = self.adam_lr if self.method == "adam" else self.eta

@@ -62,7 +62,7 @@ class GANTrainingMember(AbstractProblem):
         return make_scheme(self.scheme_kind, self.game, opt,
                            sampler=lambda k: self.game.sample(k, batch_size))
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         x0 = self.game.init(jax.random.fold_in(key, _SALT_INIT))
         return self.scheme(params).init(x0)
 

@@ -41,7 +41,8 @@ class LayerDescentMember(AbstractProblem):
     def _loss(self, x, params):
         return layer_loss(self.game, x, params["layer"], (self.data, self.latents))
 
-    def init(self, key, params, x):
+    def init(self, key, params, inputs=None):
+        x = inputs  # the seed's trained state (run_ensemble's inputs)
         loss, v0 = self._loss(x, params)
         grad = jax.grad(loss)
 

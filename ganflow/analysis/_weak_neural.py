@@ -153,7 +153,7 @@ class WeakErrorMember(AbstractProblem):
         return cao_guo_sde(s.game, eta, self.sde_batch_size or self.batch_size, data=s.data,
                            drift=HeunDrift(b, eta / self.substeps))
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         s = self.setting
         if self.process == "sgda":
             core = self._scheme(params["eta"]).init(s.x0)

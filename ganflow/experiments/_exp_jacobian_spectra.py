@@ -142,7 +142,7 @@ class SpectraMember(AbstractProblem):
     inner: tr.MoGTrainProblem
     vectorised = False
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         return self.inner.init(key, params)
 
     def step(self, state, key, t, params):

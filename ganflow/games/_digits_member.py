@@ -52,7 +52,7 @@ class StackedDigitsMember(AbstractProblem):
     dtype: str = eqx.field(static=True)
     vectorised = False
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         x0 = _cast_floating(self.game.init(jax.random.fold_in(key, SALT_INIT)), self.dtype)
         return self.scheme.init(x0), jax.random.key_data(key)
 

@@ -54,7 +54,7 @@ class MeanFieldTime(AbstractProblem):
         full = self.model.hyper(h)
         return {k: jnp.broadcast_to(v, (members,)) for k, v in full.items()}
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         h = self._hyper(params, key.shape[0])
         return jax.vmap(self.model.init)(key, h)
 

@@ -39,7 +39,7 @@ class MoGTrainProblem(AbstractProblem):
     num_keep: int = eqx.field(static=True)
     vectorised = False
 
-    def init(self, key, params):
+    def init(self, key, params, inputs=None):
         x0 = self.game.init(jax.random.fold_in(key, _SALT_INIT))
         return self.scheme.init(x0), jax.random.key_data(key)
 
