@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ganflow.engine import Sweep, run_ensemble
+from ganflow.engine import Execution, Sweep, run_ensemble
 from ganflow.games import (
     DigitClassifier,
     DigitData,
@@ -85,7 +85,8 @@ def test_member_observes_the_protocol():
     clf = _classifier()
     scheme = make_scheme("alternating", game, 1e-3, sampler=lambda k: game.sample(k, 8))
     member = StackedDigitsMember(game, scheme, clf, 50, 3, "float64")
-    res = run_ensemble(member, Sweep(seeds=2), 2, save_every=2, progress=False)
+    res = run_ensemble(member, Sweep(seeds=2), 2, save_every=2,
+                       execution=Execution(progress=False))
     obs = res.observations
     assert obs["samples"].shape == (2, 2, 3, 8, 24)
 

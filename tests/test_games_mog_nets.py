@@ -90,7 +90,7 @@ def test_mog_train_problem(getkey):
     member = gf.training.MoGTrainProblem(game, scheme, num_eval=64, num_keep=8)
     keys = jax.random.split(getkey(), 2)
     res = gf.engine.run_ensemble(member, gf.engine.Sweep(seeds=keys), 4, save_every=2,
-                                 progress=False)
+                                 execution=gf.engine.Execution(progress=False))
     ds = res.dataset
     assert ds["samples"].shape == (2, 3, 8, 2)
     for name in ("modes_covered", "high_quality_fraction", "kl_uniform"):
@@ -99,7 +99,7 @@ def test_mog_train_problem(getkey):
     assert np.all((mc >= 0) & (mc <= 8))
     assert not np.array_equal(ds["samples"].values[:, 0], ds["samples"].values[:, -1])
     alone = gf.engine.run_ensemble(member, gf.engine.Sweep(seeds=keys[1:]), 4, save_every=2,
-                                   progress=False).dataset
+                                   execution=gf.engine.Execution(progress=False)).dataset
     np.testing.assert_array_equal(alone["samples"].values[0], ds["samples"].values[1])
 
 

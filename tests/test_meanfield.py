@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import ganflow.meanfield as mf
-from ganflow.engine import Sweep, run_ensemble
+from ganflow.engine import Execution, Sweep, run_ensemble
 
 # A generic state and model (d = 2, all parameters distinct) for the one-step checks.
 M_GENERIC = mf.macro_state(
@@ -100,7 +100,8 @@ def test_engine_runs_the_same_member():
     AbstractProblem with the engine's key convention."""
     model = mf.MeanFieldGAN(n=12, strengths=[1.0, 0.5], eta_t=0.7, eta_g=0.9)
     _, Ms = mf.simulate(model, None, seeds=2, t_max=2)
-    res = run_ensemble(model, Sweep(seeds=2), 2 * model.n, save_every=model.n, progress=False)
+    res = run_ensemble(model, Sweep(seeds=2), 2 * model.n, save_every=model.n,
+                       execution=Execution(progress=False))
     np.testing.assert_allclose(res.observations["M"], np.asarray(Ms), atol=1e-12)
 
 

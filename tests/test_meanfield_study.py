@@ -12,7 +12,7 @@ import xarray as xr
 
 import ganflow.meanfield as mf
 from ganflow.analysis import fit_order
-from ganflow.engine import Sweep, run_ensemble
+from ganflow.engine import Execution, Sweep, run_ensemble
 
 
 def test_engine_member_is_simulate():
@@ -23,7 +23,7 @@ def test_engine_member_is_simulate():
     keys = jax.random.split(jax.random.key(7), 2)
     res = run_ensemble(mf.MeanFieldTime(model), Sweep(seeds=keys, axes={"tau": [2.0],
                                                                         "eta": [0.6]}),
-                       2, save_every=1, progress=False)
+                       2, save_every=1, execution=Execution(progress=False))
     _, M = mf.simulate(model, dict(tau_g=1.0, tau_d=2.0, eta_t=0.6, eta_g=0.6), keys, t_max=2)
     np.testing.assert_allclose(res.observations["M"][:, 0, 0], np.asarray(M), atol=1e-12)
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
