@@ -428,7 +428,6 @@ def run_ensemble(
     name: str = "ensemble",
     keep_final: bool = True,
     inputs: Any = None,
-    **_legacy: Any,  # TEMPORARY: old keywords while the call sites move (removed when done)
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -456,7 +455,6 @@ def run_ensemble(
 
     **Returns:** an `EnsembleResult`.
     """
-    folder, execution = _from_legacy(folder, execution, _legacy)
     if folder is not None and not isinstance(folder, RunFolder):
         raise ValueError(f"folder must be a ganflow.engine.RunFolder, got {type(folder).__name__}")
     execution = Execution() if execution is None else execution
@@ -480,29 +478,6 @@ def run_ensemble(
     if bar is not None:
         bar.close()
     return _finish(lay, run, acc, name, config, time_step)
-
-
-def _from_legacy(folder, execution, legacy):  # TEMPORARY
-    if not legacy:
-        return folder, execution
-    f = {k: legacy.pop(k) for k in ("resume", "overwrite", "checkpoint_every",
-                                     "checkpoint_seconds", "group") if k in legacy}
-    out = legacy.pop("out", None)
-    e = {k: legacy.pop(k) for k in ("progress", "chunk", "shard", "segment_saves", "unroll")
-         if k in legacy}
-    if legacy:
-        raise TypeError(f"run_ensemble() got unexpected keyword arguments {sorted(legacy)}")
-    if out is not None:
-        folder = RunFolder(out, **f)
-    elif "checkpoint_every" in f and f["checkpoint_every"] is not None and \
-            e.get("segment_saves") is None:
-        e["segment_saves"] = -f["checkpoint_every"]  # resolved against save_every below
-    if e:
-        segs = e.pop("segment_saves", None)
-        execution = Execution(**e)
-        if segs is not None:
-            object.__setattr__(execution, "segment_saves", segs)
-    return folder, execution
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,8 +579,6 @@ def _plan(problem, sweep, num_steps, save_every, folder, execution, blowup, chec
             f"checkpoint_every={checkpoint_every} must be a multiple of save_every={save_every}"
         )
     segment_saves = execution.segment_saves
-    if segment_saves is not None and segment_saves < 0:  # TEMPORARY (legacy checkpoint_every)
-        segment_saves = -segment_saves // save_every
     if segment_saves is None:
         if checkpoint_every is not None:
             segment_saves = checkpoint_every // save_every
