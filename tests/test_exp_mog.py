@@ -108,24 +108,6 @@ def test_config_validation():
 
 
 # ---------------------------------------------------------------------------------------------
-# logic of the report
-
-
-def test_verdict_codes():
-    eta = 0.1
-    assert ejs.verdict(0.99, -0.1 + 0j, 0.99 + 0j, eta)[0] == 0
-    assert ejs.verdict(1.01, 0.2 + 0j, 1.02 + 0j, eta)[0] == 2
-    # λ = −0.001 ± 2i: rotational, |1 + ηλ| > 1
-    lam = -0.001 + 2j
-    mu = 1 + eta * lam
-    assert ejs.verdict(abs(mu), lam, mu, eta)[0] == 1
-    lam = -30.0 + 0j  # stiff and real: η = 0.1 > 2/30
-    mu = 1 + eta * lam
-    code, why = ejs.verdict(abs(mu), -0.5 + 0j, mu, eta)
-    assert code == 3 and "0.0667" in why
-
-
-# ---------------------------------------------------------------------------------------------
 # the experiments at tiny sizes
 
 

@@ -2,7 +2,7 @@ r"""The Jacobian spectra of trained mixture-of-Gaussians GANs with and without c
 (`jacobian-spectra`): the eigenvalue analysis of Mescheder, Nowozin & Geiger 2017 ("The
 numerics of GANs", §3–4) — the top eigenvalues of the Jacobian J of the followed field and of
 the update operator at the save points of training (`ganflow.analysis.point_spectra`), with the
-local verdict (converges, cycles, diverges) there.
+local verdict (`ganflow.analysis.local_verdict`: converges, orbits, diverges) there.
 
 Training runs through the ensemble engine (`ganflow.training.MoGTrainProblem` on
 `ganflow.games.MoGNetsGame`, methods as a static axis `method`), the analysis afterwards on the
@@ -21,7 +21,15 @@ import numpy as np
 
 from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
-from ..analysis import format_pm, mean_se, player_hessian_eigenvalues, point_spectra, state_unravel
+from ..analysis import (
+    LOCAL_VERDICTS,
+    format_pm,
+    local_verdict,
+    mean_se,
+    player_hessian_eigenvalues,
+    point_spectra,
+    state_unravel,
+)
 from ..engine import RESULTS, AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
 from ..games import GameSampler, MoGNetsGame
 from ..studies import (
@@ -40,12 +48,10 @@ _SALT_EVAL = 0x4556
 
 SPECTRA_METHODS = ("simultaneous", "consensus")
 SPECTRA_FIELDS = ("b0", "consensus")
-VERDICTS = {
-    0: "converges",
-    1: "cycles",
-    2: "diverges (unstable flow)",
-    3: "diverges (step too large)",
-}
+VERDICTS = {code: f"{v} ({kind})" if v == "diverges" else v
+            for code, (v, kind) in LOCAL_VERDICTS.items()}
+"""Stored verdict code → its name (`ganflow.analysis.LOCAL_VERDICTS`; the two ways to diverge
+told apart by their kind)."""
 _VERDICT_WHY = {
     0: "every eigenvalue of F′ = I + ηJ lies inside the unit circle",
     1: "the dominant eigenvalue of J is rotational (|Im λ| ≫ |Re λ| ≈ 0): the linearised flow "
@@ -67,7 +73,7 @@ class JacobianSpectraConfig:
     (largest modulus and largest real part, matrix-free Arnoldi on JVPs) of b0 and of the
     consensus field, the top eigenvalues of the update operator (`update_stability`,
     Arnoldi), the players' Hessian extremes (local-Nash test) and the verdict (converges,
-    cycles, diverges) are computed. Writes the groups `spectra_train` (dims seed, method, step:
+    orbits, diverges) are computed. Writes the groups `spectra_train` (dims seed, method, step:
     the parameters, `modes_covered`, `high_quality_fraction`, `kl_uniform`) and `spectra`
     (dims seed, method, step, field, k; a point whose eigensolver fails keeps verdict −1 and
     NaN, with the reason in the attrs `failed`).
@@ -168,34 +174,6 @@ def spectra_fields(cfg: JacobianSpectraConfig):
                   "consensus": st.stabilise(game, st.Consensus(cfg.gamma_consensus))}
 
 
-def verdict(rho: float, lr_eig: complex, upd_eig: complex, eta: float,
-            tol: float = 1e-9) -> tuple[int, str]:
-    r"""The local verdict at a point from the spectra of the followed field b (`lr_eig`: the
-    eigenvalue of J of largest real part) and of simultaneous GD's update operator
-    $F' = I + ηJ$ (`rho` = ρ(F′), `upd_eig` its eigenvalue of largest modulus, μ = 1 + ηλ):
-
-    - 0 *converges*: ρ < 1;
-    - 2 *diverges (unstable flow)*: max Re λ(J) > tol·(1 + |λ|);
-    - 1 *cycles*: otherwise, when the eigenvalue λ = (μ − 1)/η behind ρ is rotational,
-      |Im λ| > 10 |Re λ| (Mescheder 2017: eigenvalues near the imaginary axis make simultaneous
-      steps fail whatever η);
-    - 3 *diverges (step too large)*: otherwise (the flow contracts; η > 2|Re λ|/|λ|²).
-
-    Returns (code, a one-line reason with the numbers).
-    """
-    lam = (complex(upd_eig) - 1.0) / eta
-    if rho < 1.0:
-        return 0, f"ρ(I + ηJ) = {rho:.6f} < 1"
-    if lr_eig.real > tol * (1.0 + abs(lr_eig)):
-        return 2, (f"Re λ_max(J) = {lr_eig.real:.3g} > 0 (λ = {lr_eig.real:.3g} "
-                   f"{lr_eig.imag:+.3g}i); ρ = {rho:.6f}")
-    if abs(lam.imag) > 10.0 * abs(lam.real):
-        return 1, (f"ρ = {rho:.6f} from λ = {lam.real:.3g} {lam.imag:+.3g}i: |Im λ|/|Re λ| = "
-                   f"{abs(lam.imag) / max(abs(lam.real), 1e-300):.3g}")
-    need = 2.0 * abs(lam.real) / max(abs(lam) ** 2, 1e-300)
-    return 3, f"ρ = {rho:.6f} from λ = {lam.real:.3g} {lam.imag:+.3g}i: needs η < {need:.3g}"
-
-
 def analyse_point(cfg: JacobianSpectraConfig, game, fields, x, batch) -> dict[str, Any]:
     """Spectra, update operator and verdict at one state x for every field
     (`ganflow.analysis.point_spectra`), and the players' Hessian extremes (local-Nash test)."""
@@ -203,7 +181,8 @@ def analyse_point(cfg: JacobianSpectraConfig, game, fields, x, batch) -> dict[st
     for name, b in fields.items():
         s = point_spectra(b, x, batch, eta=cfg.learning_rate, k=cfg.num_eigs,
                           tol=cfg.arnoldi_tol)
-        code, why = verdict(s.rho, complex(s.lr[0]), complex(s.upd[0]), cfg.learning_rate)
+        code, *_, why = local_verdict(s.rho, complex(s.lr[0]), complex(s.upd[0]),
+                                      cfg.learning_rate)
         out[name] = {"lm": s.lm, "lr": s.lr, "upd": s.upd, "rho": s.rho, "max_re": s.max_re,
                      "field_norm": s.field_norm, "verdict": code, "why": why}
     eig_t, eig_w = player_hessian_eigenvalues(game.objective(), x, batch)
