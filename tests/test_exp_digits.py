@@ -40,8 +40,8 @@ def _config(**values):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """One tiny run (2 seeds × vanilla, nsgan; 4 steps) and its report, for the module. (The
-    unrolled scheme is `training.Unrolled`, tested in tests/test_training_steps.py; compiling it through
-    the conv players here would double this fixture's time.)"""
+    unrolled scheme is `training.Unrolled`, tested in tests/test_training_steps.py; compiling it
+    through the conv players here would double this fixture's time.)"""
     exp, config = _config(**TINY)
     folder = tmp_path_factory.mktemp("digits")
     path = run_experiment(exp, config, folder, RunOptions(progress=False))

@@ -13,13 +13,13 @@ from ._dirac_lineup import (
     dirac_lineup_schemes as dirac_lineup_schemes,
     dirac_lineup_trajectories as dirac_lineup_trajectories,
 )
+from ._distances import wasserstein1 as wasserstein1
 from ._fdr_training import (
     FDR_METHODS as FDR_METHODS,
     FDR_METRICS as FDR_METRICS,
     FDRMember as FDRMember,
     fdr_summary as fdr_summary,
 )
-from ._distances import wasserstein1 as wasserstein1
 from ._gan_training import (
     LSGD_OPTIMIZERS as LSGD_OPTIMIZERS,
     GANTrainingMember as GANTrainingMember,
