@@ -2,6 +2,7 @@ r"""GAN training that tracks the fluctuation–dissipation relations of the Cao�
 (Cao–Guo 2020 §4.2, Theorems 4–5) and schedules its learning rate with FDR2, and the summary of
 such runs over seeds."""
 
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -146,7 +147,8 @@ def fdr_summary(ds: Any, *, fdr1: bool, seeds: int) -> Any:
         arr = np.asarray(ds[name].isel(step=-1).values, dtype=float)  # (seed, method)
         arr = np.where(ok_all, arr, np.nan)
         n = np.sum(np.isfinite(arr), axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a method with every seed diverged
             data[name] = (("method",), np.nanmean(arr, axis=0))
             data[name + "_se"] = (("method",), np.nanstd(arr, axis=0, ddof=1) / np.sqrt(n))
     data["diverged_fraction"] = (("method",), 1.0 - ok_all.mean(axis=0))
