@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from ganflow.analysis import THEORY_VERDICTS, VERDICTS, Atlas, atlas_catalogue, convergence_atlas
+from tests.helpers import F_PRIME
 
 ETAS = (0.03, 0.1, 0.5, 2.5)
 STEPS = 300
-FP = {"gan": 0.5, "wgan": 1.0}  # f′(0) of the logistic and the Wasserstein loss
+FP = {loss: F_PRIME[loss] for loss in ("gan", "wgan")}  # the losses the atlas plays
 
 
 # three small atlases, 11 compiled cells in all (compilation dominates their cost)

@@ -38,7 +38,6 @@ from ._outcome import RESULTS as RESULTS
 from ._problem import AbstractProblem as AbstractProblem
 from ._sharding import (
     pad_seeds as pad_seeds,
-    prepare_seeds as prepare_seeds,
     seed_mesh as seed_mesh,
     shard_seeds as shard_seeds,
 )

@@ -64,30 +64,3 @@ def shard_seeds(tree: Any, mesh: jax.sharding.Mesh | None = None) -> Any:
 def pad_seeds(num: int, devices: int) -> int:
     """Seeds to add so that `num + pad` divides evenly over `devices`."""
     return (-num) % devices
-
-
-def prepare_seeds(keys: Any, x0: Any, batched: bool, shard: bool | None) -> tuple[Any, Any, int]:
-    """Pads the seed axis to a multiple of the device count (repeating the last seed) and shards
-    `keys` (may be None) and a batched `x0` over all devices when `shard` (default: more than
-    one device). Returns `(keys, x0, pad)`; drop the last `pad` seeds of every result."""
-    devices = jax.devices()
-    shard = len(devices) > 1 if shard is None else bool(shard)
-    if keys is not None:
-        num = keys.shape[0]
-    else:
-        num = jax.tree_util.tree_leaves(x0)[0].shape[0]
-    pad = pad_seeds(num, len(devices)) if shard else 0
-
-    def grow(a):
-        return jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)])
-
-    if pad:
-        keys = None if keys is None else grow(keys)
-        if batched:
-            x0 = jax.tree_util.tree_map(grow, x0)
-    if shard:
-        mesh = seed_mesh(devices)
-        keys = None if keys is None else shard_seeds(keys, mesh)
-        if batched:
-            x0 = shard_seeds(x0, mesh)
-    return keys, x0, pad
