@@ -360,3 +360,24 @@ def test_front_doors_pass_the_folder_and_execution_through(tmp_path):
                                   execution=Execution(chunk=1))
     np.testing.assert_array_equal(np.asarray(a.xs[0].theta), np.asarray(b.xs[0].theta))
     assert (tmp_path / "sgda" / "checkpoints").is_dir()
+
+
+def test_seed_keys_one_convention_with_a_root_and_streams():
+    """Seed s is key(s) without a root, fold_in(key(root), s) with one, fold_in(fold_in(
+    key(root), stream), s) with a stream: a seed's key never depends on how many seeds run."""
+    data = jax.random.key_data
+    np.testing.assert_array_equal(data(seed_keys(3)), data(seed_keys([0, 1, 2])))
+    root = jax.random.key(7)
+    np.testing.assert_array_equal(data(seed_keys(2, root=7)),
+                                  np.stack([data(jax.random.fold_in(root, i)) for i in (0, 1)]))
+    base = jax.random.fold_in(root, 5)
+    np.testing.assert_array_equal(data(seed_keys([4], root=7, stream=5))[0],
+                                  data(jax.random.fold_in(base, 4)))
+    np.testing.assert_array_equal(data(seed_keys(8, root=7))[:3], data(seed_keys(3, root=7)))
+    assert len({tuple(k) for k in np.asarray(data(seed_keys(64, root=7)))}) == 64
+    with pytest.raises(ValueError, match="a stream needs a root seed"):
+        seed_keys(3, stream=1)
+    with pytest.raises(ValueError, match="root must be a non-negative integer"):
+        seed_keys(3, root=-1)
+    with pytest.raises(ValueError, match="root and stream apply to integer seeds"):
+        seed_keys(seed_keys(3), root=1)

@@ -23,33 +23,57 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def seed_keys(seeds: Any) -> jax.Array:
-    """The ensemble's seed keys, one per seed: `seeds` is a count n (the keys
-    `jax.random.key(0..n-1)`), a sequence of integer seeds (`jax.random.key(s)` each), or a 1-D
-    array of typed keys (returned as is). Raw `uint32` key data is refused."""
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"the number of seeds must be >= 1, got {seeds}")
-        return jax.vmap(jax.random.key)(jnp.arange(int(seeds), dtype=jnp.uint32))
+def seed_keys(seeds: Any, *, root: int | None = None, stream: int | None = None) -> jax.Array:
+    """The ensemble's seed keys, one per seed — ganflow's one seed convention.
+
+    `seeds` is a count n (seeds 0, …, n − 1), a sequence of non-negative integer seeds, or a
+    1-D array of typed keys (returned as is). Seed s gets
+
+    - `jax.random.key(s)` without `root`;
+    - `fold_in(base, s)` with a `root` seed (a study's config `seed`), where
+      `base = jax.random.key(root)`, or `fold_in(key(root), stream)` with a `stream` (a salt
+      that keeps one study's sweeps apart).
+
+    Either way a seed's key depends on its own index (and the root and stream) only, never on
+    how many seeds run: 64 seeds then 128 extend the first 64 exactly. Raw `uint32` key data is
+    refused.
+    """
     if hasattr(seeds, "dtype") and jnp.issubdtype(seeds.dtype, jax.dtypes.prng_key):
         if seeds.ndim != 1:
             raise ValueError(f"keys must be a 1-D array of typed keys, got shape {seeds.shape}")
+        if root is not None or stream is not None:
+            raise ValueError("root and stream apply to integer seeds, not to typed keys")
         return seeds
     if hasattr(seeds, "dtype") and jnp.asarray(seeds).dtype == jnp.uint32 and jnp.ndim(seeds) == 2:
         raise ValueError(
             "keys must be typed PRNG keys (jax.random.key / jax.random.split of one), not raw "
             "uint32 key data; wrap it with jax.random.wrap_key_data"
         )
-    try:
-        ints = [int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise ValueError(
-            "seeds must be a count, a sequence of integers or a 1-D array of typed keys; got "
-            f"{type(seeds).__name__}"
-        ) from None
-    if not ints or any(s < 0 for s in ints):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
-    return jax.vmap(jax.random.key)(jnp.asarray(ints, dtype=jnp.uint32))
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"the number of seeds must be >= 1, got {seeds}")
+        ints = jnp.arange(int(seeds), dtype=jnp.uint32)
+    else:
+        try:
+            values = [int(s) for s in seeds]
+        except (TypeError, ValueError):
+            raise ValueError(
+                "seeds must be a count, a sequence of integers or a 1-D array of typed keys; "
+                f"got {type(seeds).__name__}"
+            ) from None
+        if not values or any(s < 0 for s in values):
+            raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+        ints = jnp.asarray(values, dtype=jnp.uint32)
+    if root is None:
+        if stream is not None:
+            raise ValueError("a stream needs a root seed (seed_keys(n, root=seed, stream=...))")
+        return jax.vmap(jax.random.key)(ints)
+    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or root < 0:
+        raise ValueError(f"root must be a non-negative integer seed, got {root!r}")
+    base = jax.random.key(int(root))
+    if stream is not None:
+        base = jax.random.fold_in(base, int(stream))
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(ints)
 
 
 @dataclasses.dataclass(frozen=True)

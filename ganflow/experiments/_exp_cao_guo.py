@@ -40,7 +40,7 @@ def sde_datasets(*, seeds: int, seed: int, t1: float, dt: float, save_every: int
     import xarray as xr
 
     from ..continuous import SDE, ConstantDiffusion, sde_ensemble, solve_ode
-    from ..engine import Execution
+    from ..engine import Execution, seed_keys
     from ..games import DiracGAN
     from ..stabilisers import R1, stabilise
 
@@ -48,7 +48,7 @@ def sde_datasets(*, seeds: int, seed: int, t1: float, dt: float, save_every: int
     game = DiracGAN("wgan")
     field = stabilise(game, R1(gamma), population=True)
     start = game.make_state(*x0)
-    keys = jax.random.split(jax.random.key(seed), seeds)
+    keys = seed_keys(seeds, root=seed)
     sol = sde_ensemble(SDE(field, ConstantDiffusion(sigma)), start, 0.0, t1, dt=dt, keys=keys,
                        save_every=save_every, execution=Execution(progress=progress))
     ts = np.asarray(sol.ts)

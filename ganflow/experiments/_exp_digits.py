@@ -21,13 +21,12 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import final_step_summary, format_pm, mean_se
-from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble
+from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import (
     DigitClassifier,
     StackedDigits,
@@ -216,13 +215,6 @@ def train_classifier(config: StackedDigitsConfig) -> tuple[DigitClassifier, floa
     return clf, float(accuracy)
 
 
-def seed_keys(config: StackedDigitsConfig) -> jax.Array:
-    """One key per seed: `fold_in(key(seed), i)`, i = 0, …, seeds − 1 (a seed's key does not
-    depend on how many seeds run)."""
-    root = jax.random.key(config.seed)
-    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(config.seeds))
-
-
 # ---------------------------------------------------------------------------------------------
 # run
 
@@ -252,7 +244,8 @@ def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
     classifier, accuracy = train_classifier(config)
     k_real = jax.random.fold_in(jax.random.key(config.seed), _SALT_REAL)
     real = real_mode_metrics(classifier, k_real, config.num_eval, "held_out", config.dtype)
-    sweep = Sweep(seeds=seed_keys(config), axes={"method": list(config.methods)})
+    sweep = Sweep(seeds=seed_keys(config.seeds, root=config.seed),
+                  axes={"method": list(config.methods)})
     run_ensemble(
         lambda method: make_member(config, method, classifier), sweep, config.num_steps,
         save_every=config.save_every,

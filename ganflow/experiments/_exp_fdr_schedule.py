@@ -10,11 +10,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
 from ..analysis import FDR_METHODS, FDR_METRICS, FDRMember, fdr_summary
-from ..engine import Execution, RunFolder, Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import MixtureOfGaussians
 from ..models import ACTIVATIONS
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
@@ -112,7 +111,7 @@ def _run_fdr_schedule(config: FDRScheduleConfig, out: Path, options: RunOptions)
                          config.window, config.burn_in, config.tol, config.decay,
                          config.eta_min, config.fdr_examples, config.eval_samples, config.fdr1)
 
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 3), config.seeds)
+    keys = seed_keys(config.seeds, root=config.seed, stream=3)
     res = run_ensemble(make, Sweep(seeds=keys, axes={"method": list(config.methods)}),
                        config.windows, save_every=config.save_every,
                        folder=RunFolder(out, group="runs", resume=options.resume,

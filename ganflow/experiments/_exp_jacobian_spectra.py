@@ -30,7 +30,15 @@ from ..analysis import (
     point_spectra,
     state_unravel,
 )
-from ..engine import RESULTS, AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
+from ..engine import (
+    RESULTS,
+    AbstractProblem,
+    Execution,
+    RunFolder,
+    Sweep,
+    run_ensemble,
+    seed_keys,
+)
 from ..games import GameSampler, MoGNetsGame
 from ..studies import (
     Experiment,
@@ -42,7 +50,7 @@ from ..studies import (
     register,
     write_summary,
 )
-from ._exp_mog import check_methods, seed_keys_of
+from ._exp_mog import check_methods
 
 _SALT_EVAL = 0x4556
 
@@ -220,7 +228,7 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
                                 stabilisers=stabilisers, sampler=GameSampler(game, cfg.batch_size))
         return SpectraMember(tr.MoGTrainProblem(game, scheme, 2500, 1))
 
-    sweep = Sweep(seeds=seed_keys_of(cfg.seed, cfg.seeds),
+    sweep = Sweep(seeds=seed_keys(cfg.seeds, root=cfg.seed),
                   axes=[Axis("method", tuple(cfg.methods), static=True)])
     res = run_ensemble(make, sweep, cfg.num_steps, save_every=cfg.save_every,
                        folder=RunFolder(out, group="spectra_train", resume=options.resume,

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from ..analysis import format_pm
-from ..engine import Execution, RunFolder, Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..meanfield import (
     LATENT_LAWS,
     PHASES,
@@ -175,14 +175,13 @@ def _phase_m0(config: MeanFieldConfig, d: int):
 
 
 def conc_keys(config: MeanFieldConfig) -> jax.Array:
-    """The concentration runs' seed keys: `split(key(seed), seeds)`."""
-    return jax.random.split(jax.random.key(config.seed), config.seeds)
+    """The concentration runs' seed keys (`engine.seed_keys` with the config's root seed)."""
+    return seed_keys(config.seeds, root=config.seed)
 
 
 def phase_keys(config: MeanFieldConfig, d: int) -> jax.Array:
-    """The phase-diagram seed keys for d features: `split(fold_in(key(seed), salt + d))`."""
-    base = jax.random.fold_in(jax.random.key(config.seed), _SALT_PHASES + d)
-    return jax.random.split(base, config.phase_seeds)
+    """The phase-diagram seed keys for d features: their own stream of the root seed."""
+    return seed_keys(config.phase_seeds, root=config.seed, stream=_SALT_PHASES + d)
 
 
 def conc_model(config: MeanFieldConfig, n: int) -> MeanFieldGAN:

@@ -21,7 +21,7 @@ import numpy as np
 from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import format_pm, mean_se, nk_coverage_headline, nn_distance_to_data
-from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble
+from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import GameSampler, MixtureOfGaussians, MoGNetsGame
 from ..models import MLP_INITS
 from ..studies import (
@@ -258,12 +258,6 @@ MOG_PRESETS["two-layer-disc"] = dict(
     beta1=0.5, lam_nk=0.5, gamma_r1=1.0)
 
 
-def seed_keys_of(seed: int, seeds: int):
-    """The seed keys of a config: `fold_in(key(seed), i)`, i < seeds."""
-    root = jax.random.key(int(seed))
-    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(int(seeds)))
-
-
 def mog_problems(cfg: MoGConfig):
     """`make(method) -> MoGTrainProblem` for the engine's static axis `method`. Members are
     cached per (method, training settings): a method run again with the same settings (in
@@ -288,7 +282,7 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
     from ..engine import Axis
 
     options = RunOptions() if options is None else options
-    sweep = Sweep(seeds=seed_keys_of(cfg.seed, cfg.seeds),
+    sweep = Sweep(seeds=seed_keys(cfg.seeds, root=cfg.seed),
                   axes=[Axis("method", tuple(cfg.methods), static=True)])
     res = run_ensemble(
         mog_problems(cfg), sweep, cfg.num_steps, save_every=cfg.save_every,
@@ -303,7 +297,7 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
     samples = np.asarray(res.dataset["samples"].isel(step=-1).values)  # (seed, method, n, 2)
     game = make_game(cfg)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, _SALT_NND))(
-        seed_keys_of(cfg.seed, samples.shape[0]))
+        seed_keys(samples.shape[0], root=cfg.seed))
     nnd = nn_distance_to_data(keys, jnp.asarray(samples, game.dtype), game.sample_data,
                               num_restarts=cfg.nnd_restarts, num_steps=cfg.nnd_steps)
     ds = xr.Dataset(

@@ -29,7 +29,7 @@ from ..analysis import (
     weak_adjoints,
     weak_error_summary,
 )
-from ..engine import Execution, RunFolder, Sweep, run_ensemble
+from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..models import ACTIVATIONS
 from ..plotting import weak_orders_plot
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
@@ -202,7 +202,7 @@ def _neural_members(cfg: SDENeuralConfig):
 
 
 def _run_sde_neural(config: SDENeuralConfig, out: Path, options: RunOptions) -> None:
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 2), config.seeds)
+    keys = seed_keys(config.seeds, root=config.seed, stream=2)
     kmax = max(int(round(config.horizon / e)) for e in config.etas)
     save_every = kmax // 4 if kmax % 4 == 0 else kmax
     runs = {}

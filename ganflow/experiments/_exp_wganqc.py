@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from ..analysis import fit_log_rate, series_verdict, theory_verdicts
-from ..engine import AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
+from ..engine import AbstractProblem, Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
 
 METHODS = ("wgan-qc", "wgan-simultaneous", "wgan-alternating", "wgan-alternating-nd5")
@@ -140,7 +140,7 @@ def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
     save_every = config.steps // config.saves
     res = run_ensemble(
         DiracMethods(config.eta, config.seeds),
-        Sweep(seeds=jax.random.split(jax.random.key(config.seed), config.seeds),
+        Sweep(seeds=seed_keys(config.seeds, root=config.seed),
               axes={"method": methods, "gamma": gammas}, cases=True),
         config.steps, save_every=save_every,
         folder=RunFolder(out, group="dirac", resume=options.resume,

@@ -48,11 +48,10 @@ def ganflow_runner(cfg, method: str, seeds: int, steps: int):
     (`run_ensemble`: vmapped, sharded over the devices, in memory, no progress bar), as
     `ganflow run mog` runs them; returns (fn, None). Each call includes the engine's per-call
     work (initialisation, outcome), so `steps` should be large enough to amortise it."""
-    from ganflow.engine import Execution, Sweep, run_ensemble
+    from ganflow.engine import Execution, Sweep, run_ensemble, seed_keys
 
     member = mog_member(cfg, method)
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(cfg.seed), i))(
-        np.arange(seeds))  # the seed keys of `ganflow run mog`
+    keys = seed_keys(seeds, root=cfg.seed)  # the seed keys of `ganflow run mog`
 
     def run():
         return run_ensemble(member, Sweep(seeds=keys), steps, save_every=steps,
