@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .._checks import check_choices, check_int_at_least, check_positive
+from .._checks import check_choices, check_positive
 from ..analysis import Atlas, atlas_catalogue
-from ..studies import Experiment, ReportPart, RunOptions, register
+from ..studies import Experiment, ReportPart, RunOptions, check_run_fields, register
 from ._exp_spectra import now, save
 
 # Runtimes (quick_runtime: preset quick; full_runtime: the defaults) are CPU times measured on
@@ -66,11 +66,9 @@ class AtlasConfig:
         if not self.etas:
             raise ValueError("etas must list at least one learning rate")
         check_positive("etas", self.etas)
-        check_int_at_least("seeds", self.seeds, 1)
-        check_int_at_least("num_steps", self.num_steps, 1)
+        check_run_fields(self)
         check_positive("radius", self.radius)
         check_positive("tol", self.tol)
-        check_int_at_least("seed", self.seed, 0)
 
 
 def run_atlas(config: AtlasConfig, out: Path, options: RunOptions) -> None:

@@ -13,9 +13,17 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._checks import check_choices, check_int_at_least, check_positive
+from .._checks import check_choices, check_positive
 from ..losses import LOSS_NAMES
-from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
+from ..studies import (
+    Experiment,
+    ReportPart,
+    RunOptions,
+    check_run_fields,
+    markdown_table,
+    register,
+    write_summary,
+)
 
 RATE_TOL = 1e-3  # |growth rate| per unit time below which a run counts as orbiting
 MATCH_TOL_TEXT = "1e-8"  # |ganflow − closed form| above which a spectrum is a mismatch
@@ -75,7 +83,7 @@ class SpectraConfig:
         check_positive("eta", self.eta)
         check_positive("offset", self.offset)
         check_positive("horizon", self.horizon)
-        check_int_at_least("seed", self.seed, 0)
+        check_run_fields(self)
         if self.horizon < 20 * self.eta:
             raise ValueError(
                 f"horizon={self.horizon} is too short for eta={self.eta}: at least 20 steps needed"

@@ -151,5 +151,5 @@ SUITE = register(Experiment(
                "small-game experiments spectra, atlas, sde, weak-error)",
     presets={"quick": {"preset": "quick"}},
     quick_runtime="1 min",
-    full_runtime="~15 min",
+    full_runtime="5 min",
 ))

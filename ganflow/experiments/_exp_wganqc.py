@@ -18,7 +18,15 @@ import optax
 
 from ..analysis import fit_log_rate, series_verdict, theory_verdicts
 from ..engine import AbstractProblem, Execution, RunFolder, Sweep, run_ensemble, seed_keys
-from ..studies import Experiment, ReportPart, RunOptions, markdown_table, register, write_summary
+from ..studies import (
+    Experiment,
+    ReportPart,
+    RunOptions,
+    check_run_fields,
+    markdown_table,
+    register,
+    write_summary,
+)
 
 METHODS = ("wgan-qc", "wgan-simultaneous", "wgan-alternating", "wgan-alternating-nd5")
 
@@ -49,8 +57,7 @@ class WganQcConfig:
     saves: int = 50
 
     def __post_init__(self):
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        check_run_fields(self)
         if not self.gammas or any(g <= 0 for g in self.gammas):
             raise ValueError(f"gammas must be positive, got {self.gammas}")
         if self.eta <= 0:

@@ -42,7 +42,8 @@ class RunSolution(eqx.Module):
     - `diverged_step` (S,): the step whose result was non-finite or beyond `blowup` (−1 if none);
     - `converged_step` (S,): the first step within `tol` of x* (−1 if never);
     - `state`: the final `TrainState` (optimiser states, stats such as CG iterations);
-    - `dataset`: the engine's labelled results (`xarray.Dataset`), None for `run_grid`.
+    - `dataset`: the engine's labelled results (`xarray.Dataset`: dims seed, step, and eta for
+      `run_grid`).
     """
 
     ts: Int[Array, " T"]
@@ -213,7 +214,7 @@ def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) ->
         diverged_step=dstep,
         converged_step=conv,
         state=state_out,
-        dataset=res.dataset if cell_axis is None else None,
+        dataset=res.dataset,
     )
 
 
