@@ -1,4 +1,4 @@
-"""`python -m ganflow`: the main job (see `ganflow.experiments`)."""
+"""`python -m ganflow`: the `ganflow` command (see `ganflow.studies`)."""
 
 import sys
 
