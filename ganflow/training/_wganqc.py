@@ -19,7 +19,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from .._checks import check_choice, check_int_at_least, check_positive, scalar_logit
 from .._custom_types import ScalarLike, State
 from ..dynamics import AbstractField
-from ..games import AbstractGANGame
+from ..games import AbstractGANGame, GameSampler
 from ..stabilisers import safe_norm
 from ._schemes import AbstractScheme, _common
 
@@ -319,14 +319,6 @@ class WGANQCField(AbstractField):
 # the scheme
 
 
-class _GameSampler(eqx.Module):
-    game: AbstractGANGame
-    batch_size: int = eqx.field(static=True)
-
-    def __call__(self, key: Any) -> Any:
-        return self.game.sample(key, self.batch_size)
-
-
 class WGANQC(AbstractScheme):
     r"""WGAN-QC training (Liu, Gu & Samaras 2019, Algorithm 1; slides pp. 13–14): per step,
 
@@ -402,7 +394,7 @@ class WGANQC(AbstractScheme):
         if batch_size is not None:
             if sampler is not None:
                 raise ValueError("give either sampler or batch_size, not both")
-            sampler = _GameSampler(field.game, check_int_at_least("batch_size", batch_size, 1))
+            sampler = GameSampler(field.game, check_int_at_least("batch_size", batch_size, 1))
         self.n_d = check_int_at_least("n_d", n_d, 1)
         self.n_reg = check_int_at_least("n_reg", n_reg, 1)
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
