@@ -49,7 +49,15 @@ from .._checks import (
     check_state,
 )
 from ..dynamics import Objective, as_objective, modified_field, vector_field
-from ..engine import RESULTS, AbstractProblem, Execution, RunFolder, Sweep, run_ensemble
+from ..engine import (
+    RESULTS,
+    AbstractProblem,
+    Execution,
+    RunFolder,
+    Sweep,
+    front_door_execution,
+    run_ensemble,
+)
 from ._diffusion import AbstractDiffusion, GradientNoise
 from ._ode import _check_times
 from ._random import (
@@ -429,12 +437,8 @@ def sde_ensemble(
     n_saves = n_steps // save_every
     ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
         n_saves + 1, dtype=dtype)
-    execution = Execution() if execution is None else execution
-    if not isinstance(execution, Execution):
-        raise ValueError(
-            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
     common = dict(inputs=x0s, blowup=np.inf, check="save", folder=folder,
-                  execution=execution.with_progress_default(False),
+                  execution=front_door_execution(execution),
                   name=f"sde_ensemble ({method})")
     if method == "scan":
         block = _noise_block(save_every)

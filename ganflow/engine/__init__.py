@@ -33,7 +33,11 @@ from ._engine import (
     problem_fingerprint as problem_fingerprint,
     run_ensemble as run_ensemble,
 )
-from ._options import Execution as Execution, RunFolder as RunFolder
+from ._options import (
+    Execution as Execution,
+    RunFolder as RunFolder,
+    front_door_execution as front_door_execution,
+)
 from ._outcome import RESULTS as RESULTS
 from ._problem import AbstractProblem as AbstractProblem
 from ._sharding import (

@@ -128,3 +128,14 @@ class Execution:
         if self.progress is not None:
             return self
         return dataclasses.replace(self, progress=progress)
+
+
+def front_door_execution(execution: "Execution | None") -> Execution:
+    """The layout of a front door (`training.run`, `run_grid`, `continuous.sde_ensemble`, …):
+    the engine's defaults, without a progress bar unless asked; anything but an `Execution`
+    (or None) is one ValueError."""
+    execution = Execution() if execution is None else execution
+    if not isinstance(execution, Execution):
+        raise ValueError(
+            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
+    return execution.with_progress_default(False)

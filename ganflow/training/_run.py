@@ -22,6 +22,7 @@ from ..engine import (
     Execution,
     RunFolder,
     Sweep,
+    front_door_execution,
     run_ensemble,
     seed_keys,
 )
@@ -173,15 +174,6 @@ def _keys(key: Any, keys: Any, num_seeds: int, needed: bool) -> Any:
     return seed_keys(num_seeds)  # unused by deterministic schemes
 
 
-def _execution(execution: Execution | None) -> Execution:
-    """The front doors' layout: the engine's defaults, without a progress bar unless asked."""
-    execution = Execution() if execution is None else execution
-    if not isinstance(execution, Execution):
-        raise ValueError(
-            f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
-    return execution.with_progress_default(False)
-
-
 def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) -> RunSolution:
     state, conv, move = res.final_state
     obs = res.observations
@@ -271,7 +263,8 @@ def run(
     problem = TrainProblem(scheme, x_star, tol)
     res = run_ensemble(
         problem, Sweep(seeds=keys), num_steps, save_every=save_every, inputs=x0s,
-        blowup=blowup, folder=folder, execution=_execution(execution), name="training.run",
+        blowup=blowup, folder=folder, execution=front_door_execution(execution),
+        name="training.run",
     )
     sol = _solution(res, num_steps, x_star is not None, None)
     if throw and bool(np.any(np.asarray(sol.status) == RESULTS.diverged)):
@@ -352,6 +345,6 @@ def run_grid(
     res = run_ensemble(
         problem, Sweep(seeds=keys, axes={"eta": [float(e) for e in etas]}), num_steps,
         save_every=save_every, inputs=x0s, blowup=blowup, folder=folder,
-        execution=_execution(execution), name="training.run_grid",
+        execution=front_door_execution(execution), name="training.run_grid",
     )
     return _solution(res, num_steps, x_star is not None, 1)
