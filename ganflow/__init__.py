@@ -20,6 +20,7 @@ from . import (
     stabilisers as stabilisers,
     training as training,
 )
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from .analysis import (
     classify_stationary_point as classify_stationary_point,
     deterministic_weak_error as deterministic_weak_error,

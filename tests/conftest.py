@@ -6,6 +6,7 @@ x64 is switched on once, at import, for the whole session (never flipped inside 
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("GANFLOW_COMPILATION_CACHE", "0")  # in-process commands: no cache
 
 import jax  # noqa: E402
 
