@@ -3,10 +3,11 @@ one parser.
 
 ```text
 ganflow [--quick] [--only NAME] [--out DIR]   the default job: ganflow run suite
-ganflow list                             the registered studies
-ganflow show NAME [--preset P]           a config as TOML, ready to edit
+ganflow list                             the built-in studies, a line each
+ganflow show NAME [--preset P]           its presets, fields and config as TOML, ready to edit
 ganflow run NAME|FILE.toml|STUDY.py|module:NAME [--quick] [--preset P] [--seeds N]
             [--set key=value ...] [--out DIR] [--overwrite] [--resume] [--progress]
+            [--no-compile-cache]
             [--cpu-devices N] [--coordinator HOST:PORT --num-processes P --process-id I]
 ganflow resume DIR                       finish an interrupted run (bitwise as if uninterrupted)
 ganflow report DIR                       rewrite report.md and figures from DIR/results.zarr
@@ -14,14 +15,20 @@ ganflow report DIR                       rewrite report.md and figures from DIR/
 
 Bad input (an unknown study or key, a wrong type, a missing file, an unwritable or occupied
 folder, a folder with no run) is one line on stderr and exit status 2; nothing already saved is
-touched. A thin layer over `argparse` and the studies' dataclasses: every value is type-checked
-against its dataclass field.
+touched. A warning is one line on stderr (`ganflow: warning: ...`), once. A thin layer over
+`argparse` and the studies' dataclasses: every value, from `--set` or a TOML file, is
+type-checked against its dataclass field. `list` and `--help` do not import JAX. `run` and
+`resume` keep JAX's compiled programs in the persistent compilation cache
+(`ganflow.enable_compilation_cache`; `--no-compile-cache` or `GANFLOW_COMPILATION_CACHE=0` turns
+it off).
 """
 
 import argparse
+import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,22 +55,29 @@ def _x64():
 
 
 def _cmd_list(ns) -> int:
-    from ._registry import experiments
+    """The built-in studies from the static catalogue (no import of JAX or of the experiments),
+    then any other study registered in this process."""
+    from ganflow.experiments import CATALOGUE
 
-    exps = experiments()
-    width = max(len(n) for n in exps)
+    from . import _registry
+
+    rows = [(name, e.quick_runtime, e.reproduces) for name, e in CATALOGUE.items()]
+    rows += [(name, exp.quick_runtime, exp.reproduces)
+             for name, exp in _registry.REGISTRY.items() if name not in CATALOGUE]
+    width = max(len(r[0]) for r in rows)
     print(f"{'name':<{width}}  {'quick run':>10}  reproduces")
-    for name, exp in exps.items():
-        print(f"{name:<{width}}  {exp.quick_runtime:>10}  {exp.reproduces}")
+    for name, quick, reproduces in rows:
+        print(f"{name:<{width}}  {quick:>10}  {reproduces}")
+    print("(ganflow show NAME: its presets and config; ganflow run NAME --quick: a quick run)")
     return 0
 
 
 def _cmd_show(ns) -> int:
     from ._registry import get_experiment
-    from ._runner import show_config
+    from ._runner import describe_experiment
 
     exp = get_experiment(ns.name)
-    sys.stdout.write(show_config(exp, "quick" if ns.quick else ns.preset))
+    sys.stdout.write(describe_experiment(exp, "quick" if ns.quick else ns.preset))
     return 0
 
 
@@ -115,9 +129,57 @@ def _devices(ns) -> None:
                                    num_processes=ns.num_processes, process_id=ns.process_id)
 
 
+def _warm_start(ns) -> str:
+    """Turns on the persistent compilation cache unless --no-compile-cache or
+    GANFLOW_COMPILATION_CACHE=0; returns a few words saying where it is."""
+    from .._cache import enable_compilation_cache
+
+    if getattr(ns, "no_compile_cache", False):
+        return "compilation cache off"
+    try:
+        folder = enable_compilation_cache()
+    except ValueError as e:  # a broken cache folder never stops a run
+        warnings.warn(f"{e}; running without the compilation cache", stacklevel=1)
+        return "compilation cache off"
+    return "compilation cache off" if folder is None else f"compilation cache {folder}"
+
+
+def _where(out: Path) -> list[str]:
+    """The lines that say where a run's results are and how to load them."""
+    from ._registry import result_groups
+
+    store = out / "results.zarr"
+    return [f"  folder:  {out}",
+            f"  report:  {out / 'report.md'}",
+            f"  groups:  {', '.join(result_groups(out)) or '(none)'}",
+            f"  load:    xarray.open_datatree({json.dumps(str(store))}, engine=\"zarr\")"]
+
+
+def _finished(out: Path, name: str) -> bool:
+    """Says so and returns True when `out` holds a finished run (nothing to resume)."""
+    from ._registry import finished_run
+
+    done = finished_run(out)
+    if done is None or not (out / "report.md").is_file():
+        return False
+    print(f"ganflow: {out} holds a finished run of {done.get('experiment') or name} "
+          f"(finished {done.get('finished', '?')}); nothing to resume. `ganflow report {out}` "
+          "rewrites its report; `ganflow run ... --overwrite` runs it again.")
+    print("\n".join(_where(out)))
+    return True
+
+
+def _took(seconds: float, out: Path) -> str:
+    from ._registry import finished_run
+
+    done = finished_run(out) or {}
+    compiling = done.get("compile_seconds")
+    return f"{seconds:.1f} s" + (f" (compiling {compiling:.1f} s)" if compiling is not None
+                                 else "")
+
+
 def _cmd_run(ns) -> int:
     from ._registry import load_toml, make_config
-    from ._runner import run_experiment
 
     _devices(ns)
     exp, config = _resolve(ns)
@@ -129,31 +191,42 @@ def _cmd_run(ns) -> int:
             raise ConfigError(f"{out} holds another run ({saved_exp.name}, another config); "
                               "choose another --out or pass --overwrite")
         resume = True
+        if _finished(out, exp.name):
+            return 0
+    cache = _warm_start(ns)
     _x64()
     import jax
+
+    from ._runner import run_experiment
 
     lead = jax.process_index() == 0
     if lead:
         print(f"ganflow: {'resuming' if resume else 'running'} {exp.name} into {out}"
               + (f" on {jax.device_count()} device(s), {jax.process_count()} process(es)"
-                 if jax.device_count() > 1 else ""), flush=True)
+                 if jax.device_count() > 1 else "") + f"; {cache}", flush=True)
     start = time.perf_counter()
-    path = run_experiment(exp, config, out, RunOptions(
+    run_experiment(exp, config, out, RunOptions(
         resume=resume, overwrite=ns.overwrite and not resume, progress=ns.progress))
     if lead:
-        print(f"ganflow: {exp.name} done in {time.perf_counter() - start:.1f} s; "
-              f"report at {path}")
+        print(f"ganflow: {exp.name} done in {_took(time.perf_counter() - start, out)}")
+        print("\n".join(_where(out)))
     return 0
 
 
 def _cmd_resume(ns) -> int:
+    out = Path(ns.dir)
+    if _finished(out, "a study"):  # before importing the study: at once
+        return 0
     from ._runner import read_run, resume_run
 
-    exp, _ = read_run(Path(ns.dir))
+    exp, _ = read_run(out)
+    cache = _warm_start(ns)
     _x64()
-    print(f"ganflow: resuming {exp.name} in {ns.dir}", flush=True)
-    path = resume_run(Path(ns.dir), progress=ns.progress)
-    print(f"ganflow: report at {path}")
+    print(f"ganflow: resuming {exp.name} in {out}; {cache}", flush=True)
+    start = time.perf_counter()
+    resume_run(out, progress=ns.progress)
+    print(f"ganflow: {exp.name} done in {_took(time.perf_counter() - start, out)}")
+    print("\n".join(_where(out)))
     return 0
 
 
@@ -162,8 +235,9 @@ def _cmd_report(ns) -> int:
 
     exp, config = read_run(Path(ns.dir))
     _x64()
-    path = write_report(exp, config, Path(ns.dir))
-    print(f"ganflow: report at {path}")
+    write_report(exp, config, Path(ns.dir))
+    print(f"ganflow: {exp.name} report rewritten")
+    print("\n".join(_where(Path(ns.dir))))
     return 0
 
 
@@ -182,6 +256,9 @@ def _add_run_arguments(r: argparse.ArgumentParser, *, target: bool = True) -> No
                         "same command on a cluster)")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
+    r.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use the persistent compilation cache (also: "
+                        "GANFLOW_COMPILATION_CACHE=0)")
     g = r.add_argument_group("devices and hosts (seeds are sharded over every device)")
     g.add_argument("--cpu-devices", type=int, default=None, metavar="N",
                    help="N CPU devices (one per core), set before jax starts")
@@ -191,27 +268,53 @@ def _add_run_arguments(r: argparse.ArgumentParser, *, target: bool = True) -> No
     g.add_argument("--process-id", type=int, default=None)
 
 
+def _epilog() -> str:
+    from .._cache import CACHE_ENV, default_compilation_cache_dir
+
+    return (
+        "Without a command, `ganflow [--quick] [--only NAME,...] [--out DIR]` runs the suite of\n"
+        "small-game experiments (spectra, atlas, sde, weak-error) into ganflow-output/.\n\n"
+        "examples:\n"
+        "  ganflow list                            the built-in studies\n"
+        "  ganflow show mog                        presets, fields and defaults of mog\n"
+        "  ganflow run mog --quick --out runs/mog  a quick run into runs/mog\n"
+        "  ganflow resume runs/mog                 finish it after an interruption\n"
+        "  ganflow report runs/mog                 rewrite runs/mog/report.md\n\n"
+        "Each run prints its folder, its result groups and the line that loads them:\n"
+        "  xarray.open_datatree(\"runs/mog/results.zarr\", engine=\"zarr\")\n\n"
+        "Warm starts: `run` and `resume` keep compiled programs in "
+        f"{default_compilation_cache_dir()}\n"
+        f"({CACHE_ENV}=0 or --no-compile-cache turns it off).\n"
+        "`ganflow COMMAND --help` gives a command's options."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The one parser of the `ganflow` command and of `scripts/run_*.py`."""
     p = _Parser(
         prog="ganflow",
-        description="GAN training as a dynamical system: ganflow's studies. Without a command, "
-                    "runs the suite of small-game experiments (spectra, atlas, sde, "
-                    "weak-error) into ganflow-output/ (ganflow run suite --help).",
+        description="ganflow: GAN training as a dynamical system. Run, resume and report "
+                    "ganflow's studies (each reproduces a paper's result) or your own.",
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
-    sub.add_parser("list", help="the registered studies, a line each")
-    s = sub.add_parser("show", help="a study's config as TOML, ready to edit")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND",
+                           title="commands")
+    sub.add_parser("list", help="the built-in studies, a line each: name, quick-run time, "
+                                "what it reproduces")
+    s = sub.add_parser("show", help="a study's presets (a line each), its config fields "
+                                    "(type, default) and its config as TOML, ready to edit")
     s.add_argument("name")
     s.add_argument("--preset", default="default")
     s.add_argument("--quick", action="store_true", help="the quick preset")
     r = sub.add_parser("run", help="run a study: NAME, FILE.toml, path/to/study.py or "
-                                   "module:NAME")
+                                   "module:NAME; prints the folder, groups and load line")
     _add_run_arguments(r)
-    m = sub.add_parser("resume", help="finish an interrupted run")
+    m = sub.add_parser("resume", help="finish an interrupted run (a finished one: says so)")
     m.add_argument("dir")
     m.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    m.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use the persistent compilation cache")
     t = sub.add_parser("report", help="rewrite DIR/report.md and figures from the results")
     t.add_argument("dir")
     return p
@@ -230,8 +333,12 @@ def _suite_argv(argv: Sequence[str]) -> list[str]:
     p.add_argument("--seed", type=int, default=None, help="PRNG seed (default: 0)")
     p.add_argument("--eta", type=float, default=None,
                    help="learning rate h of the spectra experiment")
+    p.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use the persistent compilation cache")
     ns = p.parse_args(argv)
     out = ["run", "suite", "--out", ns.out, "--overwrite"]
+    if ns.no_compile_cache:
+        out.append("--no-compile-cache")
     if ns.quick:
         out += ["--set", "preset=quick"]
     if ns.only:
@@ -242,6 +349,27 @@ def _suite_argv(argv: Sequence[str]) -> list[str]:
     if ns.eta is not None:
         out += ["--set", f"eta={ns.eta!r}"]
     return out
+
+
+def _one_line_warning(seen: set[str]):
+    """A `warnings.showwarning` that writes each distinct warning once, as one line on stderr:
+    `ganflow: warning: TEXT` (no source line, no file name)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        text = text.removeprefix("ganflow: ")
+        if category is not UserWarning:
+            text = f"{category.__name__}: {text}"
+        if text in seen:
+            return
+        seen.add(text)
+        try:
+            print(f"ganflow: warning: {text}", file=sys.stderr if file is None else file,
+                  flush=True)
+        except OSError:
+            pass
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -256,7 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         handler = {"list": _cmd_list, "show": _cmd_show, "run": _cmd_run,
                    "resume": _cmd_resume, "report": _cmd_report}[ns.command]
-        return handler(ns)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(set())
+            return handler(ns)
     except BrokenPipeError:  # `ganflow list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

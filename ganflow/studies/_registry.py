@@ -30,9 +30,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._checks import ensure_writable_folder
-from ..engine import atomic_write_bytes
-
 
 class ConfigError(ValueError):
     """A configuration problem, reported to the user as one line."""
@@ -174,8 +171,9 @@ def load_study(target: str) -> Experiment:
 
 
 def _load_all() -> dict[str, Experiment]:
-    import ganflow.experiments  # noqa: F401 — registers the built-in experiments
+    import ganflow.experiments
 
+    ganflow.experiments.register_all()  # the built-in experiments register on import
     return REGISTRY
 
 
@@ -211,11 +209,34 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+class _CommandLineText(str):
+    """A `--set` value that is not a TOML literal (`--set games=dirac,nk2d`, `--set eta=.5`):
+    text typed on the command line, which `make_config` may read as a number, a boolean or a
+    comma-separated list. Any other string (a quoted `--set` value, a TOML or preset string)
+    is a string and only fits a `str` field."""
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, str) and not isinstance(value, _CommandLineText):
+        return f"the string {str(value)!r}"
+    return repr(str(value) if isinstance(value, _CommandLineText) else value)
+
+
+def _refuse(key: str, tp: Any, value: Any) -> "ConfigError":
+    hint = ""
+    if isinstance(value, str) and not isinstance(value, _CommandLineText) and tp is not str:
+        hint = " (write it without quotes)"
+    return ConfigError(f"{key}: expected {_type_name(tp)}, got {_got(value)}{hint}")
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """`value` as type `tp` (int, float, str, bool, tuple[...], X | None), or ConfigError."""
+    """`value` as type `tp` (int, float, str, bool, tuple[...], X | None), or ConfigError. Typed
+    values (TOML, presets, `--set` literals) must have the field's type (an int is a float;
+    an integral float an int); only `_CommandLineText` is read from text. "none" is None for an
+    optional field."""
+    text = isinstance(value, _CommandLineText)
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
-        errors = []
         for arg in typing.get_args(tp):
             if arg is type(None):
                 if value is None or (isinstance(value, str) and value.lower() == "none"):
@@ -223,51 +244,51 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 continue
             try:
                 return _coerce(value, arg, key)
-            except ConfigError as e:
-                errors.append(e)
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+            except ConfigError:
+                pass
+        raise _refuse(key, tp, value)
     if origin is tuple:
         args = typing.get_args(tp)
         inner = args[0] if args else Any
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if text:
+            value = [_CommandLineText(v.strip()) for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+            raise _refuse(key, tp, value)
         return tuple(_coerce(v, inner, key) for v in value)
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
+        if text and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise _refuse(key, tp, value)
     if tp is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected int, got {value!r}")
+            raise _refuse(key, tp, value)
         if isinstance(value, int):
             return value
-        if isinstance(value, str):
+        if text:
             try:
                 return int(value)
             except ValueError:
                 pass
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ConfigError(f"{key}: expected int, got {value!r}")
+        raise _refuse(key, tp, value)
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected float, got {value!r}")
+            raise _refuse(key, tp, value)
         if isinstance(value, (int, float)):
             return float(value)
-        if isinstance(value, str):
+        if text:
             try:
                 return float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected float, got {value!r}")
+        raise _refuse(key, tp, value)
     if tp is str:
         if isinstance(value, str):
-            return value
-        raise ConfigError(f"{key}: expected str, got {value!r}")
+            return str(value)
+        raise _refuse(key, tp, value)
     return value
 
 
@@ -291,7 +312,10 @@ def make_config(experiment: Experiment, values: Mapping[str, Any], *, base: Any 
                 f"{origin}: unknown key {key!r} for experiment {experiment.name}{hint} "
                 f"(valid keys: {', '.join(fields)})"
             )
-        clean[key] = _coerce(value, fields[key], key)
+        try:
+            clean[key] = _coerce(value, fields[key], key)
+        except ConfigError as e:
+            raise ConfigError(f"{origin}: {e}") from None
     base = experiment.config() if base is None else base
     try:
         return dataclasses.replace(base, **clean)
@@ -322,8 +346,9 @@ def check_run_fields(config: Any, *, dtypes: tuple[str, ...] = ("float32", "floa
 
 
 def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """`["a=1", "b=x,y"]` → {"a": "1", "b": "x,y"} (values typed later by `make_config`);
-    a TOML literal (`[1, 2]`, `"text"`, `true`) is read as TOML."""
+    """`["a=1", "b=x,y"]` → {"a": 1, "b": _CommandLineText("x,y")} (values typed later by
+    `make_config`): a TOML literal (`1`, `[1, 2]`, `"text"`, `true`) is read as TOML, like a
+    config file's value; anything else is `_CommandLineText`."""
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -333,7 +358,7 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
         try:
             out[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
-            out[key] = value
+            out[key] = _CommandLineText(value)
     return out
 
 
@@ -361,8 +386,11 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} to TOML")
 
 
-def config_to_toml(experiment: Experiment, config: Any, preset: str | None = None) -> str:
-    """The config as TOML, one documented key per line, ready to edit and pass to `ganflow run`."""
+def config_to_toml(experiment: Experiment, config: Any, preset: str | None = None, *,
+                   annotate: bool = False) -> str:
+    """The config as TOML, one documented key per line, ready to edit and pass to `ganflow run`;
+    with `annotate`, each key's comment also gives its type and, where the value differs, its
+    default."""
     lines = [
         f"# ganflow experiment {experiment.name}: {experiment.reproduces}",
         "# run it with: ganflow run THIS_FILE.toml [--set key=value ...]",
@@ -373,10 +401,19 @@ def config_to_toml(experiment: Experiment, config: Any, preset: str | None = Non
     if preset:
         lines.append(f"# from preset {preset!r}")
     doc = _field_docs(experiment.config)
+    types_ = _fields(experiment.config) if annotate else {}
+    default = experiment.config() if annotate else None
     for f in dataclasses.fields(config):
-        if f.name in doc:
-            lines.append(f"# {doc[f.name]}")
-        lines.append(f"{f.name} = {_toml_value(getattr(config, f.name))}")
+        value = getattr(config, f.name)
+        comment = doc.get(f.name, "")
+        if annotate:
+            note = _type_name(types_[f.name])
+            if getattr(default, f.name) != value:
+                note += f"; default {_toml_value(getattr(default, f.name))}"
+            comment = f"{comment} [{note}]" if comment else f"[{note}]"
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{f.name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -414,12 +451,33 @@ def load_toml(path: Path) -> tuple[Experiment, dict[str, Any]]:
 
 
 def save_config(experiment: Experiment, config: Any, folder: Path) -> None:
+    from ..engine import atomic_write_bytes
+
     atomic_write_bytes(Path(folder) / "config.toml",
                        config_to_toml(experiment, config).encode())
 
 
 # ---------------------------------------------------------------------------------------------
 # results
+
+
+def consolidate_results(folder: Path) -> None:
+    """Makes `folder/results.zarr` one readable tree: a root group (zarr format 3, like every
+    group) whose consolidated metadata lists every group, so that
+    `xarray.open_datatree("results.zarr", engine="zarr")` reads all of them in one call, without
+    warnings. Run when a study's run ends and by `write_summary`; a store still being written
+    (an interrupted run) has no root yet: read its groups one by one."""
+    import warnings
+
+    import zarr
+
+    store = Path(folder) / "results.zarr"
+    if not store.is_dir():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: consolidated metadata not in the v3 spec yet
+        zarr.open_group(str(store), mode="a", zarr_format=3)
+        zarr.consolidate_metadata(str(store), zarr_format=3)
 
 
 def open_results(folder: Path) -> dict[str, Any]:
@@ -443,9 +501,14 @@ def open_results(folder: Path) -> dict[str, Any]:
 
 def write_summary(folder: Path, name: str, dataset: Any) -> None:
     """Writes a derived `xarray.Dataset` (fits, tables) as the group `results.zarr/<name>`,
-    replacing an older one."""
+    replacing an older one. A dimension or variable named after a keyword of xarray's selection
+    methods (`method`, `tolerance`, `drop`, `indexers`, …) is refused with a `ValueError`."""
     import warnings
 
+    from .._checks import check_selectable_names
+
+    check_selectable_names(list(dataset.dims) + list(dataset.variables),
+                           f"results.zarr/{name}: the name")
     store = Path(folder) / "results.zarr"
     target = store / name
     if target.exists():
@@ -468,6 +531,34 @@ def write_summary(folder: Path, name: str, dataset: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: consolidated metadata not in the v3 spec yet
         dataset.to_zarr(str(target), mode="w", zarr_format=3, consolidated=True)
+    if (store / "zarr.json").is_file():  # a finished run's tree: list the new group too
+        consolidate_results(folder)
+
+
+def finished_run(folder: Path) -> dict[str, Any] | None:
+    """The record of the last run that finished in `folder` (from its `run.json`: experiment,
+    finished, seconds, compile_seconds, resumed, compilation_cache), or None when none did (an
+    interrupted run has none: `run.json` is written when a run ends and removed when a run
+    starts afresh)."""
+    import json
+
+    meta = Path(folder) / "run.json"
+    if not meta.is_file():
+        return None
+    try:
+        data = json.loads(meta.read_text())
+        runs = data.get("runs", [])
+    except (ValueError, AttributeError):
+        return None
+    return {"experiment": data.get("experiment"), **runs[-1]} if runs else None
+
+
+def result_groups(folder: Path) -> list[str]:
+    """The names of the groups of `folder/results.zarr` (each an `xarray.Dataset`)."""
+    store = Path(folder) / "results.zarr"
+    if not store.is_dir():
+        return []
+    return sorted(p.name for p in store.iterdir() if (p / "zarr.json").is_file())
 
 
 def check_folder(folder: Path, *, overwrite: bool, resume: bool) -> Path:
@@ -481,6 +572,8 @@ def check_folder(folder: Path, *, overwrite: bool, resume: bool) -> Path:
             f"{folder} is not empty; choose another --out, resume it (ganflow resume "
             f"{folder}) or pass --overwrite"
         )
+    from .._checks import ensure_writable_folder
+
     try:
         ensure_writable_folder(folder)
     except ValueError as e:

@@ -16,6 +16,8 @@ from ._registry import (
     RunOptions,
     check_folder,
     config_to_toml,
+    consolidate_results,
+    finished_run,
     load_toml,
     make_config,
     open_results,
@@ -31,7 +33,8 @@ def _now() -> str:
 def run_experiment(experiment: Experiment, config: Any, out: Path,
                    options: RunOptions | None = None) -> Path:
     """Runs `experiment` with `config` into the folder `out` (see `_registry`) and writes its
-    report. Returns the report's path."""
+    report. Returns the report's path. Resuming a run that has finished computes nothing (the
+    report is rewritten only when it is missing)."""
     out = Path(out)
     options = RunOptions() if options is None else options
     if options.resume:
@@ -44,25 +47,38 @@ def run_experiment(experiment: Experiment, config: Any, out: Path,
         if make_config(exp_saved, values) != config:
             raise ConfigError(f"{out} holds a run of {experiment.name} with another config; "
                               "resume it with ganflow resume DIR or choose another --out")
+        if finished_run(out) is not None:
+            report = out / "report.md"
+            return report if report.is_file() else write_report(experiment, config, out)
     import jax
+
+    from .._cache import CompileClock
 
     lead = jax.process_index() == 0  # several processes (jax.distributed): one writes the files
     if lead:
         check_folder(out, overwrite=options.overwrite, resume=options.resume)
+        if not options.resume:
+            (out / "run.json").unlink(missing_ok=True)  # a fresh run: no finished run yet
         save_config(experiment, config, out)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices("ganflow-run-folder")
     started = time.perf_counter()
-    experiment.run(config, out, options)
+    with CompileClock() as clock:
+        experiment.run(config, out, options)
     seconds = time.perf_counter() - started
     if not lead:
         return out / "report.md"
+    consolidate_results(out)
     meta = out / "run.json"
     previous = json.loads(meta.read_text()) if meta.is_file() else {}
-    runs = previous.get("runs", []) + [{"finished": _now(), "seconds": round(seconds, 2),
-                                        "resumed": options.resume}]
+    cache = jax.config.jax_compilation_cache_dir if jax.config.jax_enable_compilation_cache \
+        else None
+    runs = previous.get("runs", []) + [{
+        "finished": _now(), "seconds": round(seconds, 2),
+        "compile_seconds": round(min(clock.seconds, seconds), 2), "resumed": options.resume,
+        "compilation_cache": cache}]
     atomic_write_bytes(meta, json.dumps({"experiment": experiment.name, "runs": runs},
                                         indent=1).encode())
     return write_report(experiment, config, out)
@@ -81,6 +97,8 @@ def read_run(out: Path) -> tuple[Experiment, Any]:
 
 
 def resume_run(out: Path, progress: bool | None = None) -> Path:
+    """Finishes the interrupted run in the folder `out` (bitwise as if uninterrupted) and writes
+    its report; a finished run is left as it is. Returns the report's path."""
     experiment, config = read_run(out)
     return run_experiment(experiment, config, out, RunOptions(resume=True, progress=progress))
 
@@ -109,6 +127,27 @@ def _provenance(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _run_times(out: Path) -> list[str]:
+    """A provenance line per finished run: wall time and the part spent compiling."""
+    meta = Path(out) / "run.json"
+    try:
+        runs = json.loads(meta.read_text()).get("runs", []) if meta.is_file() else []
+    except ValueError:
+        return []
+    lines = []
+    for run in runs:
+        seconds, compiling = run.get("seconds"), run.get("compile_seconds")
+        took = f"{seconds:.1f} s" if seconds is not None else "?"
+        if compiling is not None and seconds:
+            took += (f", of which compiling {compiling:.1f} s "
+                     f"({100 * compiling / seconds:.0f} %)")
+        cache = ("compilation cache on" if run.get("compilation_cache") else
+                 "compilation cache off" if "compilation_cache" in run else None)
+        lines.append(f"- {'resumed' if run.get('resumed') else 'run'} finished "
+                     f"{run.get('finished', '?')}: {took}" + (f"; {cache}" if cache else ""))
+    return lines
+
+
 def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
     """Rewrites `out/report.md` and the figures from the saved results (no recomputation)."""
     out = Path(out)
@@ -133,12 +172,15 @@ def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
         "",
         markdown_table(["key", "value"], rows),
         "",
-        "Labelled results: `xarray.open_zarr(\"results.zarr/<group>\")` in this folder; "
-        "`ganflow report DIR` rewrites this report from them, `ganflow resume DIR` finishes an "
-        "interrupted run.",
+        "Labelled results, every group at once: `xarray.open_datatree(\"results.zarr\", "
+        "engine=\"zarr\")` in this folder (groups: "
+        + ", ".join(f"`{g}`" for g in results if g) + "); one group: "
+        "`xarray.open_zarr(\"results.zarr/<group>\")`. `ganflow report DIR` rewrites this "
+        "report from them, `ganflow resume DIR` finishes an interrupted run.",
         "",
         "## Provenance",
         "",
+        *_run_times(out),
         *(_provenance(results) or ["- (no engine results)"]),
         "",
     ]
@@ -150,6 +192,34 @@ def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
 def show_config(experiment: Experiment, preset: str = "default") -> str:
     return config_to_toml(experiment, experiment.preset(preset),
                           None if preset == "default" else preset)
+
+
+def describe_experiment(experiment: Experiment, preset: str = "default") -> str:
+    """What `ganflow show NAME` prints: what the experiment reproduces, its run times, its
+    presets with a line each (what each changes), then the config of `preset` as TOML with
+    every field's meaning, type and default (all description in TOML comments: the output is
+    a config file, ready to edit and pass to `ganflow run`)."""
+    from ._registry import _toml_value
+
+    config = experiment.preset(preset)
+    names = ["default", *experiment.presets]
+    width = max(len(n) for n in names)
+    lines = [
+        f"# run time: --quick {experiment.quick_runtime}, default {experiment.full_runtime} "
+        "(2 CPU cores)",
+        "#",
+        f"# presets (ganflow run {experiment.name} --preset NAME; --quick is --preset quick):",
+        f"#   {'default':<{width}}  the defaults below",
+    ]
+    for name, values in experiment.presets.items():
+        changes = ", ".join(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        lines.append(f"#   {name:<{width}}  {changes or 'the defaults'}")
+    lines += ["#", "# each key below: its meaning [its type; its default where this preset "
+              "differs]", ""]
+    toml = config_to_toml(experiment, config, None if preset == "default" else preset,
+                          annotate=True)
+    head, rest = toml.split("\n", 1)  # the experiment's line first
+    return head + "\n" + "\n".join(lines) + "\n" + rest
 
 
 def checkpoint_interval(num_steps: int, save_every: int, count: int = 8) -> int:
