@@ -90,9 +90,14 @@ class Experiment:
 
 
 REGISTRY: dict[str, Experiment] = {}
+"""Every registered study by name (the built-in experiments once loaded, and the studies
+`register` added); read it through `experiments()` or `get_experiment(name)`, which load the
+built-in experiments first."""
 
 
 def register(experiment: Experiment) -> Experiment:
+    """Adds `experiment` to the registry under its name, after which `ganflow run NAME` (and
+    `get_experiment(NAME)`) find it; returns it. A name registered twice raises `ValueError`."""
     if experiment.name in REGISTRY:
         raise ValueError(f"experiment {experiment.name!r} is registered twice")
     REGISTRY[experiment.name] = experiment
@@ -178,6 +183,8 @@ def _load_all() -> dict[str, Experiment]:
 
 
 def get_experiment(name: str) -> Experiment:
+    """The registered study called `name` (built-in or registered); an unknown name raises
+    `ConfigError` naming the closest registered ones."""
     registry = _load_all()
     if name not in registry:
         close = difflib.get_close_matches(name, list(registry), n=3)
@@ -189,6 +196,8 @@ def get_experiment(name: str) -> Experiment:
 
 
 def experiments() -> dict[str, Experiment]:
+    """Every registered study, name → `Experiment`, in registration order (what `ganflow list`
+    shows)."""
     return dict(_load_all())
 
 

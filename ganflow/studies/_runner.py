@@ -190,6 +190,8 @@ def write_report(experiment: Experiment, config: Any, out: Path) -> Path:
 
 
 def show_config(experiment: Experiment, preset: str = "default") -> str:
+    """The config of `experiment` with `preset` applied (default `"default"`: the config's own
+    defaults) as documented TOML, what `ganflow show NAME --preset P` prints."""
     return config_to_toml(experiment, experiment.preset(preset),
                           None if preset == "default" else preset)
 
