@@ -8,6 +8,7 @@ from ._adaptive import (
     mounjid_guo_u as mounjid_guo_u,
     scale_by_mounjid_guo as scale_by_mounjid_guo,
 )
+from ._iterate import IterateSolution as IterateSolution, iterate as iterate
 from ._layers import (
     layer_groups as layer_groups,
     layer_loss as layer_loss,
