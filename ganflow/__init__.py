@@ -11,7 +11,7 @@ subpackage on first use (PEP 562), so `ganflow.b0` or `from ganflow import b0` w
 
 import typing
 
-from ._lazy import lazy_exports
+from ._lazy import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:  # the public names, imported on first use (`ganflow._lazy`)
     from . import (
@@ -151,4 +151,4 @@ if typing.TYPE_CHECKING:  # the public names, imported on first use (`ganflow._l
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__ = lazy_exports(__name__, __file__)
+__getattr__, __dir__ = _lazy_exports(__name__, __file__)

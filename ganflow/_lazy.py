@@ -2,10 +2,11 @@
 `ganflow` command's `list` and `--help` do not import JAX.
 
 A package lists its public names as ordinary imports under `if typing.TYPE_CHECKING:` (what
-type checkers, editors and readers see) and ends with
+type checkers, editors, readers and the documentation see) and ends with
 
 ```python
-__getattr__, __dir__ = lazy_exports(__name__, __file__)
+from ._lazy import lazy_exports as _lazy_exports  # private: not one of the package's names
+__getattr__, __dir__ = _lazy_exports(__name__, __file__)
 ```
 
 The first access to a name imports its module; the name is then an ordinary attribute.

@@ -12,7 +12,7 @@ run_experiment(exp, exp.preset("quick"), "runs/atlas")
 
 import typing
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:  # imported on first use: `ganflow list` needs no JAX
     from ..analysis import Atlas as Atlas, convergence_atlas as convergence_atlas
@@ -22,4 +22,4 @@ if typing.TYPE_CHECKING:  # imported on first use: `ganflow list` needs no JAX
         register_all as register_all,
     )
 
-__getattr__, __dir__ = lazy_exports(__name__, __file__)
+__getattr__, __dir__ = _lazy_exports(__name__, __file__)

@@ -16,7 +16,7 @@ run_experiment(exp, exp.preset("quick"), "runs/atlas")
 
 import typing
 
-from .._lazy import lazy_exports
+from .._lazy import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:  # imported on first use: the command's list and --help need no JAX
     from ._attrs import set_result_attrs as set_result_attrs
@@ -52,4 +52,4 @@ if typing.TYPE_CHECKING:  # imported on first use: the command's list and --help
         write_report as write_report,
     )
 
-__getattr__, __dir__ = lazy_exports(__name__, __file__)
+__getattr__, __dir__ = _lazy_exports(__name__, __file__)
