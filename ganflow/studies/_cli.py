@@ -231,10 +231,13 @@ def _cmd_resume(ns) -> int:
 
 
 def _cmd_report(ns) -> int:
+    from ._registry import consolidate_results, finished_run
     from ._runner import read_run, write_report
 
     exp, config = read_run(Path(ns.dir))
     _x64()
+    if finished_run(Path(ns.dir)) is not None:  # a folder written before the tree had a root
+        consolidate_results(Path(ns.dir))
     write_report(exp, config, Path(ns.dir))
     print(f"ganflow: {exp.name} report rewritten")
     print("\n".join(_where(Path(ns.dir))))

@@ -2,7 +2,8 @@
 
 For each experiment: `ganflow run NAME --quick` twice in new processes sharing one compilation
 cache folder — cold (the folder empty) then warm (the folder filled by the cold run) — wall
-time of each process, warm/cold ratio (target ≤ 0.5 where compiling dominates the cold run) and
+and CPU time of each process, warm/cold ratios (target ≤ 0.5 where compiling dominates the
+cold run; on a shared machine the CPU-time ratio is the steadier one) and
 the compile share of the cold run from its `run.json` (`compile_seconds / seconds`: tracing,
 lowering and compiling JAX programs). With `--off`, a third run without the cache shows what
 writing the cache costs a cold run. Then the wall time of `ganflow list` and `ganflow --help`
@@ -20,6 +21,7 @@ Prints a Markdown table and, last, one JSON object.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,15 +32,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _ganflow(args: list[str], env: dict[str, str], timeout: float = 1800) -> float:
-    """Wall seconds of `python -m ganflow ARGS` in a new process (failing loudly)."""
+def _ganflow(args: list[str], env: dict[str, str], timeout: float = 1800,
+             cpu: dict | None = None) -> float:
+    """Wall seconds of `python -m ganflow ARGS` in a new process (failing loudly); with `cpu`,
+    its CPU seconds (user + system) go to `cpu["s"]` (less sensitive to a shared machine's
+    load than wall time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "ganflow", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu["s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
-        raise SystemExit(f"ganflow {' '.join(args)} failed ({proc.returncode}):\n"
-                         f"{proc.stderr[-2000:]}")
+        raise RuntimeError(f"ganflow {' '.join(args)} failed ({proc.returncode}): "
+                           f"{proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
     return seconds
 
 
@@ -52,18 +61,22 @@ def bench_experiment(name: str, work: Path, off: bool) -> dict:
     row = {"experiment": name}
     for tag in ("cold", "warm"):
         out = work / f"{name}-{tag}"
+        cpu = {}
         row[f"{tag}_s"] = _ganflow(["run", name, "--quick", "--out", str(out), "--overwrite",
-                                    "--no-progress"], env)
+                                    "--no-progress"], env, cpu=cpu)
+        row[f"{tag}_cpu_s"] = cpu["s"]
         run = _last_run(out)
         row[f"{tag}_run_s"] = run["seconds"]
         row[f"{tag}_compile_s"] = run["compile_seconds"]
-        print(f"  {name} {tag}: {row[f'{tag}_s']:.1f} s (run {run['seconds']:.1f} s, "
+        print(f"  {name} {tag}: {row[f'{tag}_s']:.1f} s, CPU {cpu['s']:.1f} s "
+              f"(run {run['seconds']:.1f} s, "
               f"compiling {run['compile_seconds']:.1f} s)", file=sys.stderr, flush=True)
     if off:
         out = work / f"{name}-off"
         row["off_s"] = _ganflow(["run", name, "--quick", "--out", str(out), "--overwrite",
                                  "--no-progress", "--no-compile-cache"], env)
     row["warm_over_cold"] = row["warm_s"] / row["cold_s"]
+    row["warm_over_cold_cpu"] = row["warm_cpu_s"] / row["cold_cpu_s"]
     row["cold_compile_share"] = row["cold_compile_s"] / row["cold_run_s"]
     row["cache_mb"] = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) / 2**20
     return row
@@ -95,15 +108,24 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="ganflow-warm-") as tmp:
         for name in names:
-            rows.append(bench_experiment(name, Path(tmp), ns.off))
+            try:
+                rows.append(bench_experiment(name, Path(tmp), ns.off))
+            except RuntimeError as e:  # recorded; the others still run
+                print(f"  {name}: {e}", file=sys.stderr, flush=True)
+                rows.append({"experiment": name, "error": str(e)})
     light = bench_light_commands()
-    head = "| experiment | cold (s) | warm (s) | warm / cold | compile share (cold) | " \
-           "compiling cold → warm (s) |" + (" no cache (s) |" if ns.off else "")
+    head = "| experiment | cold (s) | warm (s) | warm / cold | CPU cold → warm (s) | " \
+           "CPU warm / cold | compile share (cold) | compiling cold → warm (s) |" + (
+               " no cache (s) |" if ns.off else "")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
+        if "error" in r:
+            print(f"| {r['experiment']} | failed: {r['error']} |")
+            continue
         print(f"| {r['experiment']} | {r['cold_s']:.1f} | {r['warm_s']:.1f} | "
-              f"{r['warm_over_cold']:.2f} | {100 * r['cold_compile_share']:.0f} % | "
+              f"{r['warm_over_cold']:.2f} | {r['cold_cpu_s']:.1f} → {r['warm_cpu_s']:.1f} | "
+              f"{r['warm_over_cold_cpu']:.2f} | {100 * r['cold_compile_share']:.0f} % | "
               f"{r['cold_compile_s']:.1f} → {r['warm_compile_s']:.1f} |"
               + (f" {r['off_s']:.1f} |" if ns.off else ""))
     print(f"\nganflow list: {light['list_s']:.2f} s, ganflow --help: {light['help_s']:.2f} s "
