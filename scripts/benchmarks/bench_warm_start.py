@@ -1,6 +1,7 @@
 """Warm starts of the `ganflow` command, measured in one run.
 
-For each experiment: `ganflow run NAME --quick` twice in new processes sharing one compilation
+The `ganflow` console script next to this Python (else `python -m ganflow`) runs in new
+processes. For each experiment: `ganflow run NAME --quick` twice, sharing one compilation
 cache folder — cold (the folder empty) then warm (the folder filled by the cold run) — wall
 and CPU time of each process, warm/cold ratios (target ≤ 0.5 where compiling dominates the
 cold run; on a shared machine the CPU-time ratio is the steadier one) and
@@ -39,7 +40,9 @@ def _ganflow(args: list[str], env: dict[str, str], timeout: float = 1800,
     load than wall time)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ganflow", *args], cwd=ROOT, env=env,
+    script = Path(sys.executable).with_name("ganflow")  # the console script, where installed
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "ganflow"]
+    proc = subprocess.run([*command, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
