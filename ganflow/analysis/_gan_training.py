@@ -19,6 +19,8 @@ from ._distances import wasserstein1
 _PLAYERS = ("generator", "discriminator")
 _SALT_INIT = 0x494E
 LSGD_OPTIMIZERS = ("sgd", "lsgd")
+"""The optimiser names `lsgd_optimizer` accepts (Mounjid–Guo §4: SGD and the per-layer adaptive
+rate LSGD)."""
 
 
 def lsgd_optimizer(name: str, lr: Any, u_max: Any) -> optax.GradientTransformation:

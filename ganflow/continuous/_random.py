@@ -33,6 +33,8 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 # `fold_in` constants separating the streams drawn from one seed key.
 STREAM_BROWNIAN = 0x6272776E  # "brwn": Brownian increments (scan fast path, CounterBrownianPath)
+"""The `fold_in` constant of the Brownian increments' stream: a seed key `k` draws its Brownian
+path from `jax.random.fold_in(k, STREAM_BROWNIAN)`, apart from its minibatch streams."""
 STREAM_BATCH = 0x62746368  # "btch": minibatch indices / samples of the discrete schemes
 STREAM_SIGMA = 0x7369676D  # "sigm": fresh batches for the Σ estimate
 

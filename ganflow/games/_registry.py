@@ -29,6 +29,8 @@ _GAMES = {
     "mog-grid16": _mog("grid16"),
 }
 GAME_NAMES = tuple(_GAMES)
+"""The names `get_game` accepts: dirac, nk2d, lq-gaussian, bilinear, mog-ring, mog-grid,
+mog-grid16."""
 
 
 def get_game(name: str, **kwargs: Any) -> AbstractGame:

@@ -98,6 +98,8 @@ _LOSSES = {
     "wgan": lambda: WGANLoss(),
 }
 LOSS_NAMES = tuple(_LOSSES)
+"""The names `get_loss` accepts: gan (logistic, zero-sum), nsgan (non-saturating generator),
+wgan (f(t) = t)."""
 
 
 def get_loss(name: str | AbstractLoss) -> AbstractLoss:

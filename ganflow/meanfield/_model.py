@@ -26,6 +26,8 @@ the same name): generator and discriminator learning rates τ_G, τ_D (step τ/n
 variances η_T (data) and η_G (generator)."""
 
 LATENT_LAWS = ("gaussian", "rademacher")
+"""The laws of the latent features c the model accepts (`MeanFieldGAN(latent=...)`): gaussian
+(the default) or rademacher (bounded, non-Gaussian data with the same mean-field ODE)."""
 
 
 def macro_state(

@@ -13,6 +13,7 @@ from .._checks import check_choice
 from ._models import MLP, Linear
 
 MLP_INITS = ("uniform", "orthogonal", "glorot", "truncated_normal")
+"""The initialisations `init_mlp(init=...)` accepts."""
 
 
 def init_mlp(key: PRNGKeyArray, in_size: int, out_size: int | None, width: int, depth: int,
