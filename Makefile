@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench docs clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ run: $(BIN)/activate
 test: $(BIN)/activate
 	$(BIN)/python -m pytest -q -n logical --maxprocesses 4 --dist loadfile
 
+docs: $(BIN)/activate
+	$(BIN)/mkdocs build --strict
+
 bench: $(BIN)/activate
 	for f in scripts/benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) ganflow-output
+	rm -rf $(VENV) ganflow-output site
