@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(registry)}")
     PAGES.mkdir(parents=True, exist_ok=True)
+    failed = []
     with tempfile.TemporaryDirectory(prefix="ganflow-docs-") as tmp:
         for name in names:
             exp = registry[name]
@@ -206,11 +207,18 @@ def main(argv: list[str] | None = None) -> int:
                     parser.error(f"{run} holds no report.md: run `ganflow run {name} --quick "
                                  f"--out {run}` first")
             else:
-                run = quick_run(name, Path(tmp))
+                try:
+                    run = quick_run(name, Path(tmp))
+                except subprocess.CalledProcessError:
+                    failed.append(name)  # its page stays as it was
+                    continue
             write_page(exp, run, registry)
             print(f"wrote {(PAGES / name / 'index.md').relative_to(ROOT)}", flush=True)
     write_overview(registry)
-    return 0
+    if failed:
+        print(f"the quick runs of {', '.join(failed)} failed; their pages are unchanged",
+              file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

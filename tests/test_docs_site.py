@@ -3,6 +3,7 @@ page, figure or cross-reference — and documents every public name of ganflow, 
 experiment and every notebook."""
 
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -138,3 +139,39 @@ def test_every_notebook_is_rendered_with_its_figures(site):
                       for c in cells for out in c.get("outputs", []))
         html = (site / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
         assert html.count("data:image/png;base64,") >= figures, notebook.name
+
+
+def _page_generator():
+    spec = importlib.util.spec_from_file_location("make_docs_pages",
+                                                  ROOT / "scripts" / "make_docs_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_experiment_page_carries_the_report_and_its_figures(tmp_path, monkeypatch):
+    """scripts/make_docs_pages.py on a run folder: the report's body (title and Reproduces line
+    dropped, headings one level down), its figures copied beside the page (also from a
+    subfolder), links to run files as code, bracketed text escaped; a missing figure stops it."""
+    from ganflow.studies import get_experiment
+
+    gen = _page_generator()
+    monkeypatch.setattr(gen, "PAGES", tmp_path / "pages")
+    run = tmp_path / "run"
+    (run / "sub").mkdir(parents=True)
+    (run / "a.png").write_bytes(b"png a")
+    (run / "sub" / "b.png").write_bytes(b"png b")
+    (run / "report.md").write_text(
+        "# sde\n\nReproduces: something\n\n## Figures\n\n![a](a.png) ![b](sub/b.png)\n\n"
+        "J = [[0, 1] [-1, 0]], `x[0]`; [the results](results.zarr)\n")
+    exp = get_experiment("sde")
+    gen.write_page(exp, run, {"sde": exp})
+    page = (tmp_path / "pages" / "sde" / "index.md").read_text()
+    assert f"**Reproduces:** {exp.reproduces}" in page and "Reproduces: something" not in page
+    assert "\n### Figures\n" in page and "\n# sde\n" not in page.split("\n", 1)[1]
+    assert "![a](a.png) ![b](sub/b.png)" in page
+    assert (tmp_path / "pages" / "sde" / "sub" / "b.png").read_bytes() == b"png b"
+    assert r"J = \[\[0, 1\] \[-1, 0\]\], `x[0]`; the results (`results.zarr`)" in page
+    (run / "a.png").unlink()
+    with pytest.raises(SystemExit, match="a.png"):
+        gen.write_page(exp, run, {"sde": exp})
