@@ -175,3 +175,26 @@ def test_an_experiment_page_carries_the_report_and_its_figures(tmp_path, monkeyp
     (run / "a.png").unlink()
     with pytest.raises(SystemExit, match="a.png"):
         gen.write_page(exp, run, {"sde": exp})
+
+
+def _section_blocks(page: str, heading: str | None = None) -> list[str]:
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    if heading is not None:
+        text = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_the_home_page_and_first_library_call_run():
+    """The code of the home page and of getting started's first library call, executed; their
+    comments' numbers hold (the Dirac-GAN's ±f′(0)i, R1's −γ/2, every seed converged)."""
+    blocks = _section_blocks("index.md") + _section_blocks("getting-started.md",
+                                                           "A first library call")
+    assert len(blocks) == 2
+    namespace: dict = {"__name__": "docs_pages"}
+    for block in blocks:
+        exec(compile(block, "docs", "exec"), namespace)
+    np = pytest.importorskip("numpy")
+    eig = namespace["gf"].analysis.eigenvalues(namespace["field"], namespace["game"].equilibrium())
+    np.testing.assert_allclose(np.sort(np.asarray(eig.real)), [-0.5, -0.5], atol=1e-12)
+    assert set(namespace["sol"].status_names) == {"converged"}
+    assert float(np.max(namespace["sol"].final_distance)) < 1e-30
