@@ -356,9 +356,7 @@ def _code_to_results(code):
 def _engine_solution(res, ts, treedef, method, with_result, step_time) -> SDESolution:
     """Front-door solution from an engine result (one cell); `step_time`: time per engine
     step."""
-    x_obs = {k: v for k, v in res.observations.items() if k == "x" or k.startswith("x_")}
-    names = sorted(x_obs, key=lambda k: -1 if k == "x" else int(k[2:]))
-    xs = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x_obs[k]) for k in names])
+    xs = jax.tree_util.tree_map(jnp.asarray, res.tree("x", treedef))
     status = jnp.asarray(res.status)
     dstep = np.asarray(res.diverged_step)
     t_bad = jnp.asarray(np.where(dstep >= 0, float(ts[0]) + dstep * step_time, np.inf),

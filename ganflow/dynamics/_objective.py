@@ -7,6 +7,25 @@ import equinox as eqx
 import jax
 
 from .._checks import check_scalar_output, check_state
+from ..engine import StateError, state_error
+
+# errors of an objective traced on a state of the wrong structure or shapes (never the
+# RuntimeError of a compiled computation)
+_TRACE_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError)
+
+
+def _on_state(grad_fn, theta: Any, omega: Any, *args: Any):
+    """`grad_fn(theta, omega, *args)`; an objective that fails on this state raises one
+    `StateError` (a `ValueError`) naming θ's and ω's leaves and shapes, with the objective's
+    own message (a weight of the wrong shape, θ and ω swapped, a non-scalar output)."""
+    try:
+        return grad_fn(theta, omega, *args)
+    except StateError as e:
+        raise state_error("", e, {}) from None
+    except _TRACE_ERRORS as e:
+        if isinstance(e, TypeError) and "positional argument" in str(e):
+            raise  # called with too few arguments (a minibatch objective without its batch)
+        raise state_error("the objective", e, {"theta": theta, "omega": omega}) from None
 
 
 class Objective(eqx.Module):
@@ -61,23 +80,26 @@ def as_objective(phi: Callable[..., Any] | Objective) -> Objective:
 def grads(phi: Callable[..., Any] | Objective, x: Any, *args: Any) -> tuple[Any, Any]:
     r"""The players' gradients $(g_θ, g_ω) = (∇_θ L_G, ∇_ω Φ_D)$ at x = (θ, ω) (Cao–Guo eq. 3 in
     expectation; docs/conventions.md §The game). A zero-sum Φ costs one backward pass for
-    both."""
+    both. An objective that fails on x (wrong shapes, θ and ω swapped, a non-scalar value)
+    raises one `ganflow.engine.StateError` (a `ValueError`) naming the leaves and shapes of θ
+    and ω, with the objective's message."""
     obj = as_objective(phi)
     theta, omega = check_state(x)
     if obj.zero_sum:
-        return jax.grad(obj.discriminator_value, argnums=(0, 1))(theta, omega, *args)
-    g_theta = jax.grad(obj.generator_value, argnums=0)(theta, omega, *args)
-    g_omega = jax.grad(obj.discriminator_value, argnums=1)(theta, omega, *args)
+        return _on_state(jax.grad(obj.discriminator_value, argnums=(0, 1)), theta, omega, *args)
+    g_theta = _on_state(jax.grad(obj.generator_value, argnums=0), theta, omega, *args)
+    g_omega = _on_state(jax.grad(obj.discriminator_value, argnums=1), theta, omega, *args)
     return g_theta, g_omega
 
 
 def generator_grad(phi: Callable[..., Any] | Objective, theta: Any, omega: Any, *args: Any) -> Any:
-    """$g_θ = ∇_θ L_G(θ, ω)$ alone."""
-    return jax.grad(as_objective(phi).generator_value, argnums=0)(theta, omega, *args)
+    """$g_θ = ∇_θ L_G(θ, ω)$ alone (errors on the state as for `grads`)."""
+    return _on_state(jax.grad(as_objective(phi).generator_value, argnums=0), theta, omega, *args)
 
 
 def discriminator_grad(
     phi: Callable[..., Any] | Objective, theta: Any, omega: Any, *args: Any
 ) -> Any:
-    """$g_ω = ∇_ω Φ_D(θ, ω)$ alone."""
-    return jax.grad(as_objective(phi).discriminator_value, argnums=1)(theta, omega, *args)
+    """$g_ω = ∇_ω Φ_D(θ, ω)$ alone (errors on the state as for `grads`)."""
+    return _on_state(jax.grad(as_objective(phi).discriminator_value, argnums=1), theta, omega,
+                     *args)

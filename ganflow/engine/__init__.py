@@ -8,7 +8,6 @@ directly:
 
 ```python
 class Walk(ganflow.engine.AbstractProblem):
-    vectorised = False
     def init(self, key, params, inputs=None): return jnp.zeros(())
     def step(self, x, key, t, params): return x + params["sigma"] * jax.random.normal(key)
     def observe(self, x, params): return {"x": x}
@@ -17,6 +16,12 @@ res = ganflow.engine.run_ensemble(Walk(), Sweep(seeds=64, axes={"sigma": [0.1, 1
                                   save_every=10, folder=RunFolder("runs/walk"))
 xarray.open_zarr("runs/walk/results.zarr")   # dims (seed, sigma, step)
 ```
+
+The results are labelled data: `res.dataset` (an `xarray.Dataset`, the store itself with a
+folder) has the dims seed, each axis of the sweep (or `case`) and step, with their coordinates.
+A pytree observation is one variable per leaf, named by its path (`theta.W1`, `omega.b2`;
+`leaf_names`), and `run_ensemble(..., observables={"name": fn(state, step)})` records the
+user's own quantities at the save points, computed inside the compiled scan.
 
 Where results go and how an existing run there is treated is a `RunFolder` (path, group,
 resume, overwrite, checkpoint interval); how the computation is laid out is an `Execution`
@@ -32,6 +37,12 @@ from ._engine import (
     default_chunk as default_chunk,
     problem_fingerprint as problem_fingerprint,
     run_ensemble as run_ensemble,
+)
+from ._names import (
+    StateError as StateError,
+    describe_tree as describe_tree,
+    leaf_names as leaf_names,
+    state_error as state_error,
 )
 from ._options import (
     Execution as Execution,

@@ -43,6 +43,7 @@ from .._checks import (
     ensure_writable_folder,
 )
 from ._checkpoint import Checkpointer
+from ._names import TRACE_ERRORS, StateError, leaf_names, state_error
 from ._options import Execution, RunFolder
 from ._outcome import RESULTS
 from ._problem import AbstractProblem
@@ -138,7 +139,7 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
         n = keys.shape if vec else ()
         status = jnp.full(n, RESULTS.successful, jnp.int32)
         dstep = jnp.full(n, -1, jnp.int32)
-        return (state, status, dstep), problem.observe(state, params)
+        return (state, status, dstep), problem.observe_at(state, params, jnp.int32(0))
 
     def segment_members(carry, keys, params, t0, n_saves):
         def one_step(c, t):
@@ -166,7 +167,7 @@ def _member_fns(problem: AbstractProblem, plan: _Plan):
                 status = jnp.where(bad, div, status)
                 dstep = jnp.where(bad, ts[-1] + 1, dstep)
                 new = (state, status, dstep)
-            return new, problem.observe(new[0], params)
+            return new, problem.observe_at(new[0], params, ts[-1] + 1)
 
         carry, obs = jax.lax.scan(save_block, carry, jnp.arange(n_saves))
         # obs leaves: (n_saves, [M,] ...) -> ([M,] n_saves, ...)
@@ -301,20 +302,33 @@ def _to_global(local: Any, plan: _Plan, like: Any) -> Any:
 
 
 def _flatten_obs(obs: dict[str, Any]) -> dict[str, Any]:
-    """Pytree-valued observations become one variable per leaf: name, name_1, ..."""
+    """Pytree-valued observations become one variable per leaf, named by its path
+    (`leaf_names`: theta.W1, theta.b1, ...)."""
     if not isinstance(obs, dict):
         raise ValueError(f"observe must return a dict of arrays, got {type(obs).__name__}")
     out = {}
     for name, value in obs.items():
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError(f"observation names must be identifiers, got {name!r}")
-        leaves = jax.tree_util.tree_leaves(value)
-        if len(leaves) == 1 and eqx.is_array_like(value):
+        _check_observation_name(name)
+        if eqx.is_array_like(value):
             out[name] = value
-        else:
-            for i, leaf in enumerate(leaves):
-                out[f"{name}_{i}"] = leaf
+            continue
+        for leaf_name, leaf in zip(leaf_names(name, value), jax.tree_util.tree_leaves(value)):
+            if not eqx.is_array_like(leaf):
+                continue  # a static leaf of a Module (an activation function)
+            if leaf_name in out:
+                raise ValueError(f"two observations are stored as {leaf_name!r}")
+            out[leaf_name] = leaf
     return out
+
+
+_RESERVED = ("status", "diverged_step", "completed_steps", "seed", "step", "time", "case")
+
+
+def _check_observation_name(name: Any) -> None:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"observation names must be identifiers, got {name!r}")
+    if name in _RESERVED:
+        raise ValueError(f"{name!r} is a name the results reserve ({', '.join(_RESERVED)})")
 
 
 def _json_default(o: Any) -> Any:
@@ -393,6 +407,28 @@ class EnsembleResult:
             self._dataset = self._dataset()
         return self._dataset
 
+    def tree(self, name: str, like: Any) -> Any:
+        """The pytree observation `name` rebuilt from its variables (`leaf_names`): `like` is a
+        pytree of the observed value's structure (e.g. one member's initial state) or its
+        `PyTreeDef`; the leaves have shape (S, *shape, T, ...).
+
+        ```python
+        res.tree("theta", x0[0])   # {"W1": (S, T, 1, 8), "b1": (S, T, 8), ...}
+        ```
+        """
+        if isinstance(like, jax.tree_util.PyTreeDef):
+            like = jax.tree_util.tree_unflatten(like, [0.0] * like.num_leaves)
+        leaves, treedef = jax.tree_util.tree_flatten(like)
+        names = leaf_names(name, like)
+        missing = [n for n, a in zip(names, leaves)
+                   if eqx.is_array_like(a) and n not in self.observations]
+        if missing:
+            raise ValueError(
+                f"no observation {missing[0]!r} in the results (observed: "
+                f"{', '.join(sorted(self.observations))})")
+        return jax.tree_util.tree_unflatten(treedef, [
+            self.observations[n] if eqx.is_array_like(a) else a for n, a in zip(names, leaves)])
+
     @property
     def final_state(self) -> Any:
         if len(self.final_states) != 1:
@@ -428,6 +464,7 @@ def run_ensemble(
     name: str = "ensemble",
     keep_final: bool = True,
     inputs: Any = None,
+    observables: dict[str, Any] | None = None,
 ) -> EnsembleResult:
     r"""Runs `problem` for every seed × hyper-parameter cell of `sweep`, `num_steps` steps each.
 
@@ -451,7 +488,16 @@ def run_ensemble(
     - `keep_final`: keep the final states in memory (`final_states`);
     - `inputs`: per-seed data for `init` (a pytree with a leading seed axis, e.g. initial
       states): then `problem.init(key, params, inputs_of_the_seed)` is called (see
-      `AbstractProblem.init`).
+      `AbstractProblem.init`);
+    - `observables`: `{name: fn(state, step) -> array or pytree}`, recorded at every save point
+      (and step 0) beside the problem's own observations, as variables `name` (or, for a
+      pytree, `name.<path>`, see `leaf_names`) with dims (seed, *axes, step, ...). `state` is
+      one member's `problem.observable_state(state)` and `step` the int32 step count; they are
+      evaluated inside the compiled scan, vmapped over the members (default: none).
+
+    A problem whose `init`, `step`, `observe` or an observable fails while it is traced on a
+    member's state (a wrong shape, a missing key) raises one `StateError` (a `ValueError`)
+    naming the state's leaves and shapes, with the original message.
 
     **Returns:** an `EnsembleResult`.
     """
@@ -461,7 +507,9 @@ def run_ensemble(
     if not isinstance(execution, Execution):
         raise ValueError(
             f"execution must be a ganflow.engine.Execution, got {type(execution).__name__}")
+    observables = _check_observables(observables, sweep)
     lay = _plan(problem, sweep, num_steps, save_every, folder, execution, blowup, check, inputs)
+    lay.observables = observables
     run = _open_folder(lay, folder, name, config)
     acc = _Collected(
         obs={}, status=np.full((lay.num_seeds,) + lay.shape, -1, np.int32),
@@ -511,6 +559,7 @@ class _Layout:
     total: int
     per_process: int
     num_local: int
+    observables: tuple = ()
 
     @property
     def num_seeds(self) -> int:
@@ -666,6 +715,8 @@ def _open_folder(lay: _Layout, folder: RunFolder | None, name: str, config: Any)
         "problems": [problem_fingerprint(p) for p in lay.makers],
         "inputs": None if lay.inputs is None else problem_fingerprint(lay.inputs),
     }
+    if lay.observables:
+        identity["observables"] = [n for n, _ in lay.observables]
     if hasattr(lay.sweep.seeds, "dtype"):
         identity["seed_keys_sha256"] = hashlib.sha256(
             np.asarray(jax.random.key_data(lay.keys)).tobytes()).hexdigest()
@@ -799,7 +850,7 @@ def _setting(ci: int, lay: _Layout):
     traced_params = {k: v for k, v in params.items() if k in vals}
     static_params = {k: v for k, v in params.items() if k not in vals}
     # problem methods see static and traced values in one dict
-    bound = _Bound(p, static_params)
+    bound = _Bound(p, static_params, lay.observables)
     if not traced_params:  # one cell: a dummy traced axis keeps the layout uniform
         traced_params = {"_cell": jnp.zeros((1,), dtype)}
     # Members are initialised one seed at a time (cheap; vectorised problems all at once):
@@ -844,7 +895,8 @@ def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_fi
     def scatter(dest, data, seed0, save_slice=None):
         _scatter(dest, data, seed0, lay.num_seeds, idx, n_cells, save_slice)
 
-    carry, obs0 = _init_jit(bound, init_plan, lay.keys_p, traced_params, lay.inputs)
+    carry, obs0 = _traced(_init_jit, bound, lay, traced_params, init_plan, lay.keys_p,
+                          traced_params, lay.inputs)
     if lay.chunk is not None:
         chunk = lay.chunk
     else:  # seeds per chunk for the segments, from the initial carry's size per seed
@@ -886,8 +938,8 @@ def _run_static_setting(ci, lay, run, acc, bar, name, config, time_step, keep_fi
         bar.update(t)
     while t < lay.num_steps:
         n = min(lay.segment_saves, (lay.num_steps - t) // lay.save_every)
-        carry, obs, codes = _segment_jit(bound, plan, lay.keys_p, carry, traced_params,
-                                         jnp.asarray(t, jnp.int32), n)
+        carry, obs, codes = _traced(_segment_jit, bound, lay, traced_params, plan, lay.keys_p,
+                                    carry, traced_params, jnp.asarray(t, jnp.int32), n)
         status_l = record(_flatten_obs(obs), t // lay.save_every + 1, n, carry)
         t += n * lay.save_every
         if group is not None:
@@ -952,6 +1004,7 @@ class _Bound(AbstractProblem):
 
     inner: AbstractProblem
     static: dict = eqx.field(static=True)
+    observables: tuple = eqx.field(static=True, default=())
 
     @property
     def vectorised(self) -> bool:  # type: ignore[override]
@@ -971,11 +1024,118 @@ class _Bound(AbstractProblem):
     def observe(self, state, params):
         return self.inner.observe(state, self._p(params))
 
+    def observe_at(self, state, params, step):
+        """The problem's observations and the user's observables at `step`."""
+        out = self.observe(state, params)
+        if not self.observables:
+            return out
+        if not isinstance(out, dict):
+            raise ValueError(f"observe must return a dict of arrays, got {type(out).__name__}")
+        out = dict(out)
+        view = self.inner.observable_state(state)
+        for name, fn in self.observables:
+            if name in out:
+                raise ValueError(
+                    f"the observable {name!r} has the name of one of the problem's own "
+                    f"observations ({', '.join(sorted(out))}): rename it")
+            if self.vectorised:  # one call per member, vmapped over the leading member axis
+                out[name] = jax.vmap(fn, in_axes=(0, None))(view, step)
+            else:
+                out[name] = fn(view, step)
+        return out
+
     def finite_part(self, state):
         return self.inner.finite_part(state)
 
     def outcome(self, state, params):
         return self.inner.outcome(state, self._p(params))
+
+
+def _check_observables(observables: Any, sweep: Any) -> tuple:
+    """`{name: fn(state, step)}` as a tuple of (name, fn), names checked."""
+    if observables is None:
+        return ()
+    if not isinstance(observables, dict):
+        raise ValueError(
+            "observables must be a dict {name: fn(state, step) -> array}, got "
+            f"{type(observables).__name__}")
+    axes = [a.name for a in sweep.axes] if isinstance(sweep, Sweep) else []
+    for name, fn in observables.items():
+        _check_observation_name(name)
+        if name in axes:
+            raise ValueError(f"the observable {name!r} has the name of a sweep axis")
+        if not callable(fn):
+            raise ValueError(
+                f"the observable {name!r} must be a function fn(state, step) -> array, got "
+                f"{type(fn).__name__}")
+    return tuple(observables.items())
+
+
+def _diagnose(bound: "_Bound", lay: _Layout, traced_params: dict, err: BaseException):
+    """After a failure while tracing a static setting: traces one member's init, step,
+    observations and observables abstractly (`jax.eval_shape`) to find which part of the
+    problem failed on which state. Returns a `StateError`, or None when none fails alone (the
+    original error is then re-raised)."""
+    vec = bound.vectorised
+    pick = (lambda a: a[:1]) if vec else (lambda a: a[0])
+    key = pick(lay.keys)
+    params = {k: pick(v) for k, v in traced_params.items()}
+    inputs = None if lay.inputs is None else _tmap(pick, lay.inputs)
+    where = type(bound.inner).__name__
+    try:
+        state = jax.eval_shape(
+            lambda k, p, i: bound.init(k, p) if i is None else bound.init(k, p, i),
+            key, params, inputs)
+    except TRACE_ERRORS as e:
+        return state_error(f"{where}.init", e, {} if inputs is None else {"inputs": inputs})
+    step_key = key if vec else jax.random.fold_in(key, 0)
+    t = jnp.int32(0)
+    view = bound.inner.observable_state(state)
+    for what, fn in ((f"{where}.step", lambda s: bound.step(s, step_key, t, params)),
+                     (f"{where}.observe", lambda s: bound.observe(s, params)),
+                     (f"{where}.finite_part", bound.finite_part),
+                     (f"{where}.outcome", lambda s: bound.outcome(s, params))):
+        try:
+            jax.eval_shape(fn, state)
+        except TRACE_ERRORS as e:
+            return state_error(what, e, {"state": view})
+    own = jax.eval_shape(lambda s: bound.observe(s, params), state)
+    for name, fn in bound.observables:
+        if isinstance(own, dict) and name in own:
+            return StateError(
+                f"the observable {name!r} has the name of one of the problem's own "
+                f"observations ({', '.join(sorted(own))}): rename it", err)
+        bad: list[str] = []
+
+        def one(v, fn=fn, bad=bad):
+            out = jax.vmap(fn, in_axes=(0, None))(v, t) if vec else fn(v, t)
+            bad.extend(type(a).__name__ for a in jax.tree_util.tree_leaves(out)
+                       if not eqx.is_array_like(a))
+            return out if not bad else None
+
+        try:
+            jax.eval_shape(one, view)
+        except TRACE_ERRORS as e:
+            return state_error(f"the observable {name!r}", e, {"state": view})
+        if bad:
+            return StateError(
+                f"the observable {name!r} must return an array (or a pytree of arrays), got "
+                f"{bad[0]}", err)
+    return None
+
+
+def _traced(fn, bound, lay, traced_params, *args):
+    """`fn(bound, ...)` (a compiled piece); a failure while tracing it becomes one
+    `StateError` naming the part of the problem that failed and the state's leaves."""
+    try:
+        return fn(bound, *args)
+    except StateError as e:
+        raise state_error("", e, {}) from None
+    except TRACE_ERRORS as e:
+        found = _diagnose(bound, lay, traced_params, e)
+        if found is None:
+            raise
+        raise found from None
 
 
 def _in_memory_dataset(sweep, steps, time_step, obs, status, dstep, attrs):

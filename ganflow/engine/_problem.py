@@ -7,7 +7,7 @@ scalar for a float axis, a Python value for a static axis (see `Sweep`).
 """
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -30,13 +30,22 @@ class AbstractProblem(eqx.Module):
     - `outcome(state, params)`: the `RESULTS` code of a member that did not diverge (default
       `successful`), e.g. `converged` when it met a criterion.
 
-    `vectorised = True` declares a problem whose methods act on a whole chunk of members at once
-    (leading member axis on states, keys and params; `key` is then the members' seed keys and
-    the step derives its randomness from (key, t) itself). The engine then does not vmap it;
-    used by fast paths that draw noise for all members in one fused call.
+    - `observable_state(state)`: what the user's `observables` of `run_ensemble` receive
+      (default: the whole state; `training.TrainProblem`: the parameters x = (θ, ω)).
+
+    **Class attribute** (the only one; a subclass may leave it out):
+
+    - `vectorised: bool = False`. `True` declares a problem whose methods act on a whole chunk
+      of members at once (leading member axis on states, keys and params; `key` is then the
+      members' seed keys and the step derives its randomness from (key, t) itself). The engine
+      then does not vmap it; used by fast paths that draw noise for all members in one fused
+      call.
+
+    `init`, `step` and `observe` are abstract: a subclass without one of them cannot be
+    instantiated (Python's `TypeError` names the missing methods).
     """
 
-    vectorised: eqx.AbstractClassVar[bool]
+    vectorised: ClassVar[bool] = False
 
     @abc.abstractmethod
     def init(self, key: Any, params: dict[str, Any], inputs: Any = None) -> Any: ...
@@ -48,6 +57,9 @@ class AbstractProblem(eqx.Module):
     def observe(self, state: Any, params: dict[str, Any]) -> dict[str, Any]: ...
 
     def finite_part(self, state: Any) -> Any:
+        return state
+
+    def observable_state(self, state: Any) -> Any:
         return state
 
     def outcome(self, state: Any, params: dict[str, Any]) -> jax.Array:

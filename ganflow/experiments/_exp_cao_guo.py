@@ -71,7 +71,7 @@ def sde_datasets(*, seeds: int, seed: int, t1: float, dt: float, save_every: int
     spread = paths[ok][:, -1].std(axis=0)
 
     ens = sol.dataset
-    names = sorted(k for k in ens.data_vars if k.startswith("x_"))
+    names = sorted(k for k in ens.data_vars if k.startswith("x."))  # x.0.theta, x.1.psi
     ens = ens.rename({names[0]: "theta", names[1]: "psi"})
     ens["theta"].attrs["long_name"] = "θ (generator)"
     ens["psi"].attrs["long_name"] = "ψ (discriminator)"

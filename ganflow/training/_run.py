@@ -21,10 +21,12 @@ from ..engine import (
     AbstractProblem,
     Execution,
     RunFolder,
+    StateError,
     Sweep,
     front_door_execution,
     run_ensemble,
     seed_keys,
+    state_error,
 )
 from ._schemes import AbstractScheme, TrainState
 
@@ -36,15 +38,23 @@ class RunSolution(eqx.Module):
 
     - `ts` (T,): the steps at which states were saved (0, save_every, ..., num_steps);
     - `xs`: the saved states, leaves of shape (S, T, ...); `x_final`: leaves (S, ...);
-    - `distances` (S, T): $\|x - x^*\|_2$ at the save points (None without `x_star`);
+    - `distances` (S, T): $\|x - x^*\|_2$ at the save points (None without `x_star`: the
+      dataset then has no `distance` variable);
     - `final_distance` (S,): at the end (to x*, or the size of the last step without x*);
     - `status` (S,): `ganflow.engine.RESULTS` codes (`converged`, `max_steps_reached`,
       `diverged`); `status_names` gives them as strings;
     - `diverged_step` (S,): the step whose result was non-finite or beyond `blowup` (−1 if none);
     - `converged_step` (S,): the first step within `tol` of x* (−1 if never);
     - `state`: the final `TrainState` (optimiser states, stats such as CG iterations);
-    - `dataset`: the engine's labelled results (`xarray.Dataset`: dims seed, step, and eta for
-      `run_grid`).
+    - `dataset`: the engine's labelled results (an `xarray.Dataset`; with a `folder`, its
+      `results.zarr`): dims seed, step (and eta for `run_grid`) with their coordinates; the
+      parameters as one variable per leaf named by its path, `theta.<path>` and
+      `omega.<path>` (e.g. `theta.W1` with dims (seed, [eta,] step, theta.W1_dim0, ...);
+      `ganflow.engine.leaf_names`); `distance` (with `x_star`); each of the run's
+      `observables`; `status` and `diverged_step` per member.
+
+    The arrays (`xs`, `status`, ...) have leading axes (S, ...) for `run` and (E, S, ...) for
+    `run_grid`; the dataset labels them instead.
     """
 
     ts: Int[Array, " T"]
@@ -91,6 +101,17 @@ class TrainProblem(AbstractProblem):
     (else `max_steps_reached`); without it, when its last step moved ≤ `tol`. `make_scheme`
     (instead of `scheme`) builds the scheme from the traced hyper-parameters
     (`make_scheme(eta)` with the sweep's axis `eta`).
+
+    It observes the players' parameters as `theta` and `omega` (one variable per leaf,
+    `theta.W1`, ...) and, with `x_star`, `distance`; the user's observables of `run_ensemble`
+    receive x = (θ, ω). `training.run` and `run_grid` build it; use it directly for other
+    sweeps of the engine:
+
+    ```python
+    problem = TrainProblem(None, None, 1e-8, make_scheme=lambda eta: make_scheme(
+        "simultaneous", game, optax.sgd(eta), sampler=sampler))
+    run_ensemble(problem, Sweep(seeds=16, axes={"eta": [0.01, 0.1]}), 500, inputs=x0s)
+    ```
     """
 
     scheme: Any
@@ -125,8 +146,13 @@ class TrainProblem(AbstractProblem):
 
     def observe(self, carry, params):
         x = carry[0].x
-        d = _distance(x, self.x_star) if self.x_star is not None else jnp.zeros(())
-        return {"x": x, "distance": d}
+        out = {"theta": x[0], "omega": x[1]}
+        if self.x_star is not None:
+            out["distance"] = _distance(x, self.x_star)
+        return out
+
+    def observable_state(self, carry):
+        return carry[0].x
 
     def finite_part(self, carry):
         return carry[0].x
@@ -157,6 +183,37 @@ def _check_run_inputs(num_steps, save_every, x0s, x_star, tol, blowup):
     return num_steps, save_every, num_seeds, x_star
 
 
+def _check_on_one_seed(make, x0s: Any, keys: Any, eta: Any, observables: Any, where: str):
+    """Traces one step of the scheme (and the observables) on seed 0's state abstractly
+    (`jax.eval_shape`, nothing compiled): an objective, sampler or observable that fails on the
+    state — a weight of the wrong shape, θ and ω swapped, a wrong x0s leaf — raises one
+    `ValueError` naming x0's leaves and shapes, with the original message."""
+    if observables is not None and not isinstance(observables, dict):
+        raise ValueError(
+            "observables must be a dict {name: fn(x, step) -> array}, got "
+            f"{type(observables).__name__}")
+    for name, fn in (observables or {}).items():
+        if not callable(fn):
+            raise ValueError(
+                f"the observable {name!r} must be a function fn(x, step) -> array, got "
+                f"{type(fn).__name__}")
+    x0 = _tmap(lambda a: a[0], x0s)
+
+    def one(x, key, e):
+        scheme = make(e)
+        new = scheme.step(scheme.init(x), jax.random.fold_in(key, 0)
+                          if scheme.sampler is not None else ())
+        return {name: fn(new.x, new.step) for name, fn in (observables or {}).items()}
+
+    try:
+        jax.eval_shape(one, x0, keys[0], eta)
+    except StateError as e:
+        raise state_error("", e, {}) from None
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as e:
+        raise state_error(f"{where}: one step of the scheme", e,
+                          {"theta": x0[0], "omega": x0[1]}) from None
+
+
 def _keys(key: Any, keys: Any, num_seeds: int, needed: bool) -> Any:
     if key is not None and keys is not None:
         raise ValueError("pass either key (split into one key per seed) or keys, not both")
@@ -176,23 +233,20 @@ def _keys(key: Any, keys: Any, num_seeds: int, needed: bool) -> Any:
 
 def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) -> RunSolution:
     state, conv, move = res.final_state
-    obs = res.observations
 
     def take(a):  # (S, C, ...) -> (S, ...) or (C, S, ...)
         a = jnp.asarray(a)
         return a[:, 0] if cell_axis is None else jnp.swapaxes(a, 0, 1)
 
-    xs_leaves = [obs[k] for k in sorted((k for k in obs if k == "x" or k.startswith("x_")),
-                                        key=lambda k: -1 if k == "x" else int(k[2:]))]
-    treedef = jax.tree_util.tree_structure(state.x)
-    xs = jax.tree_util.tree_unflatten(treedef, [
-        jnp.asarray(a if cell_axis is not None else a) for a in xs_leaves])
+    xs = (res.tree("theta", state.x[0]), res.tree("omega", state.x[1]))
+    xs = _tmap(jnp.asarray, xs)
     status = jnp.asarray(res.status)
     dstep = jnp.asarray(res.diverged_step)
-    dist = jnp.asarray(obs["distance"])
+    dist = jnp.asarray(res.observations["distance"]) if with_distance else None
     if cell_axis is not None:  # engine (S, E, ...) -> (E, S, ...)
         xs = _tmap(lambda a: jnp.swapaxes(a, 0, 1), xs)
-        status, dstep, dist = (jnp.swapaxes(a, 0, 1) for a in (status, dstep, dist))
+        status, dstep = (jnp.swapaxes(a, 0, 1) for a in (status, dstep))
+        dist = None if dist is None else jnp.swapaxes(dist, 0, 1)
     state_out = _tmap(take, state)
     conv, move = take(conv), take(move)
     final_distance = dist[..., -1] if with_distance else move
@@ -200,7 +254,7 @@ def _solution(res, problem_steps, with_distance: bool, cell_axis: int | None) ->
         ts=jnp.asarray(res.steps),
         xs=xs,
         x_final=state_out.x,
-        distances=dist if with_distance else None,
+        distances=dist,
         final_distance=final_distance,
         status=status,
         diverged_step=dstep,
@@ -224,6 +278,7 @@ def run(
     throw: bool = False,
     folder: RunFolder | None = None,
     execution: Execution | None = None,
+    observables: dict[str, Any] | None = None,
 ) -> RunSolution:
     r"""Runs `scheme` for `num_steps` steps from each initial state in `x0s` (leaves with a
     leading seed axis S), vmapped over seeds, compiled once — through the ensemble engine
@@ -244,11 +299,19 @@ def run(
       checkpoints, resume or overwrite (default: in memory only);
     - `execution`: a `ganflow.engine.Execution`: seeds per chunk, sharding over devices (default:
       when more than one is present), save points per compiled call, a progress bar (default:
-      none). Neither changes a number of the result.
+      none). Neither changes a number of the result;
+    - `observables`: `{name: fn(x, step) -> array}` with x = (θ, ω) of one seed and `step` the
+      step count: recorded at the save points as the dataset's variable `name` (dims seed,
+      step, ...), computed inside the compiled loop (default: none).
+
+    The result's `dataset` is the labelled data (dims seed, step; parameters `theta.<path>`,
+    `omega.<path>`). Before compiling, one step is traced on seed 0's state: an objective
+    that fails on it (a wrong weight shape, θ and ω swapped) raises one `ValueError` naming
+    x0's leaves and shapes.
 
     ```python
     sol = run(SimultaneousGDA(b, optax.sgd(0.1)), x0s, 1000, x_star=game.equilibrium())
-    sol.status_names, sol.diverged_step
+    sol.status_names, sol.diverged_step, sol.dataset["distance"]
     ```
     """
     if not isinstance(scheme, AbstractScheme):
@@ -259,12 +322,12 @@ def run(
     keys = _keys(key, keys, num_seeds, scheme.sampler is not None)
     x0s = tuple(x0s)
     # check the scheme against one seed's state at trace time (before compiling the loop)
-    jax.eval_shape(lambda x: scheme.init(x), _tmap(lambda a: a[0], x0s))
+    _check_on_one_seed(lambda _: scheme, x0s, keys, None, observables, "training.run")
     problem = TrainProblem(scheme, x_star, tol)
     res = run_ensemble(
         problem, Sweep(seeds=keys), num_steps, save_every=save_every, inputs=x0s,
         blowup=blowup, folder=folder, execution=front_door_execution(execution),
-        name="training.run",
+        name="training.run", observables=observables,
     )
     sol = _solution(res, num_steps, x_star is not None, None)
     if throw and bool(np.any(np.asarray(sol.status) == RESULTS.diverged)):
@@ -324,11 +387,20 @@ def run_grid(
     blowup: float = 1e6,
     folder: RunFolder | None = None,
     execution: Execution | None = None,
+    observables: dict[str, Any] | None = None,
 ) -> RunSolution:
     """`run` over a grid of learning rates × seeds in one compilation (the engine's traced axis
-    `eta`): `make_scheme(eta)` builds the scheme for one (traced) learning rate; the result has
-    leading axes (E, S). `folder`, `execution`: as for `run` (with a folder, the labelled
-    results are in it, dims (seed, eta, step))."""
+    `eta`): `make_scheme(eta)` builds the scheme for one (traced) learning rate; the result's
+    arrays have leading axes (E, S), its `dataset` the dims (seed, eta, step) with their
+    coordinates (in `folder`'s `results.zarr` with a folder). `folder`, `execution`,
+    `observables`: as for `run`.
+
+    ```python
+    sol = run_grid(lambda eta: make_scheme("simultaneous", game, optax.sgd(eta),
+                                           sampler=sampler), [0.01, 0.1], x0s, 500, key)
+    sol.dataset["theta.W1"].sel({"eta": 0.1})   # (seed, step, theta.W1_dim0, ...)
+    ```
+    """
     num_steps, save_every, num_seeds, x_star = _check_run_inputs(
         num_steps, save_every, x0s, x_star, tol, blowup
     )
@@ -341,10 +413,13 @@ def run_grid(
     if not isinstance(probe, AbstractScheme):
         raise ValueError("make_scheme(eta) must return a ganflow training scheme")
     keys = _keys(key, keys, num_seeds, probe.sampler is not None)
+    _check_on_one_seed(make_scheme, x0s, keys, jnp.asarray(float(etas[0])), observables,
+                       "training.run_grid")
     problem = TrainProblem(None, x_star, tol, make_scheme)
     res = run_ensemble(
         problem, Sweep(seeds=keys, axes={"eta": [float(e) for e in etas]}), num_steps,
         save_every=save_every, inputs=x0s, blowup=blowup, folder=folder,
         execution=front_door_execution(execution), name="training.run_grid",
+        observables=observables,
     )
     return _solution(res, num_steps, x_star is not None, 1)
