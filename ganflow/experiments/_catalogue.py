@@ -4,6 +4,7 @@ experiment module so that each registers itself. A test checks the table against
 registered experiments."""
 
 import importlib
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -76,8 +77,15 @@ CATALOGUE: dict[str, CatalogueEntry] = {
 """name → `CatalogueEntry` of every built-in experiment, in the order `ganflow list` shows."""
 
 
-def register_all() -> None:
-    """Imports every built-in experiment module (each registers its experiments with
-    `ganflow.studies.register`); a second call does nothing."""
-    for module in dict.fromkeys(entry.module for entry in CATALOGUE.values()):
+def register_all(names: Iterable[str] | None = None) -> None:
+    """Imports the built-in experiment modules (each registers its experiments with
+    `ganflow.studies.register`); a module already imported is not imported again.
+
+    **Arguments:**
+
+    - `names`: the built-in experiments whose modules to import (default `None`: every one);
+      names not in `CATALOGUE` are ignored.
+    """
+    wanted = CATALOGUE if names is None else [n for n in names if n in CATALOGUE]
+    for module in dict.fromkeys(CATALOGUE[name].module for name in wanted):
         importlib.import_module(f"{__package__}.{module}")

@@ -184,8 +184,13 @@ def _load_all() -> dict[str, Experiment]:
 
 def get_experiment(name: str) -> Experiment:
     """The registered study called `name` (built-in or registered); an unknown name raises
-    `ConfigError` naming the closest registered ones."""
-    registry = _load_all()
+    `ConfigError` naming the closest registered ones. A built-in experiment's module is
+    imported alone (not every experiment's)."""
+    if name not in REGISTRY:
+        import ganflow.experiments
+
+        ganflow.experiments.register_all([name])  # nothing for a name not built in
+    registry = REGISTRY if name in REGISTRY else _load_all()
     if name not in registry:
         close = difflib.get_close_matches(name, list(registry), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
