@@ -164,7 +164,8 @@ def _finished(out: Path, name: str) -> bool:
         return False
     print(f"ganflow: {out} holds a finished run of {done.get('experiment') or name} "
           f"(finished {done.get('finished', '?')}); nothing to resume. `ganflow report {out}` "
-          "rewrites its report; `ganflow run ... --overwrite` runs it again.")
+          f"rewrites its report; `ganflow run {out / 'config.toml'} --out {out} --overwrite` "
+          "runs it again.")
     print("\n".join(_where(out)))
     return True
 
