@@ -161,3 +161,33 @@ def check_seed_x0(x0: Any, num_seeds: int, batched: bool) -> None:
                 f"batched_x0=True needs a leading seed axis of size {num_seeds} on every leaf; "
                 f"got a leaf of shape {jnp.shape(a)}"
             )
+
+
+def xarray_selection_keywords() -> frozenset[str]:
+    """The named arguments of xarray's selection methods (`sel`, `isel`, `reindex`, `interp` of
+    `Dataset` and `DataArray`, read from their signatures): `method`, `tolerance`, `drop`,
+    `indexers`, … A dimension or variable of such a name cannot be selected by keyword —
+    `ds.sel(method="nk")` passes `method` to xarray and silently returns everything."""
+    import inspect
+
+    import xarray as xr
+
+    names = set()
+    for cls in (xr.Dataset, xr.DataArray):
+        for fn in (cls.sel, cls.isel, cls.reindex, cls.interp):
+            for name, p in inspect.signature(fn).parameters.items():
+                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    names.add(name)
+    return frozenset(names)
+
+
+def check_selectable_names(names: Any, what: str) -> None:
+    """Refuses a dimension, coordinate or variable name that is a keyword of xarray's selection
+    methods (`xarray_selection_keywords`), with one line naming it and `what` it names."""
+    bad = sorted(set(map(str, names)) & xarray_selection_keywords())
+    if bad:
+        raise ValueError(
+            f"{what} {bad[0]!r} is a keyword of xarray's sel/isel/reindex/interp, so "
+            f"ds.sel({bad[0]}=...) would not select it: name it after what it varies "
+            f"(e.g. 'variant', 'scheme')"
+        )

@@ -351,15 +351,15 @@ def test_ensemble_band(tmp_path):
     steps = np.array([0, 10, 20, 30])
     vals = rng.normal(size=(2, 5, 4)) + np.array([1.0, 3.0])[:, None, None]
     vals[1, 3:, 2:] = np.nan  # seeds 3, 4 of method "b" have no result after step 10
-    da = xr.DataArray(vals[:, :, :, None], dims=("method", "seed", "step", "eta"),
-                      coords={"method": ["a", "b"], "step": steps, "eta": [0.1]},
+    da = xr.DataArray(vals[:, :, :, None], dims=("variant", "seed", "step", "eta"),
+                      coords={"variant": ["a", "b"], "step": steps, "eta": [0.1]},
                       name="distance", attrs={"units": "1"})
-    fig = plotting.ensemble_band(da, by="method", path=tmp_path / "band.png")
+    fig = plotting.ensemble_band(da, by="variant", path=tmp_path / "band.png")
     ax = fig.axes[0]
     assert ax.get_xlabel() == "step" and ax.get_ylabel() == "distance [1]"
     assert ax.get_title() == "distance: mean ± 1 standard error over seeds"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts == ["method = a (5/5 seeds)", "method = b (3/5 seeds)",
+    assert texts == ["variant = a (5/5 seeds)", "variant = b (3/5 seeds)",
                      "dashed: fewer seeds (NaN left out)"]
     solid = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
     dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
@@ -378,14 +378,14 @@ def test_ensemble_band(tmp_path):
         ys = band[np.isclose(band[:, 0], x), 1]
         assert np.isclose(ys.min(), m - s) and np.isclose(ys.max(), m + s)
     _check_png(tmp_path / "band.png")
-    fig = plotting.ensemble_band(da.sel({"method": "a"}), band="quantile", logy=False)
+    fig = plotting.ensemble_band(da.sel({"variant": "a"}), band="quantile", logy=False)
     assert fig.axes[0].get_legend().get_texts()[0].get_text() == "mean (5/5 seeds)"
     with pytest.raises(ValueError, match="select one value"):
-        plotting.ensemble_band(da)  # method has two values and is not `by`
+        plotting.ensemble_band(da)  # variant has two values and is not `by`
     with pytest.raises(ValueError, match="not a dim"):
-        plotting.ensemble_band(da, x_dim="time", by="method")
+        plotting.ensemble_band(da, x_dim="time", by="variant")
     with pytest.raises(ValueError, match="band"):
-        plotting.ensemble_band(da, band="sd", by="method")
+        plotting.ensemble_band(da, band="sd", by="variant")
 
 
 # ---------------------------------------------------------------------------------------------

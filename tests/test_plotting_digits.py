@@ -23,10 +23,10 @@ def test_tile_images_places_each_image_with_gaps():
 
 def test_samples_over_training_draws_the_tiled_samples(tmp_path):
     rng = np.random.default_rng(0)
-    values = rng.uniform(-1, 1, (2, 3, 8, 8, 24))  # (method, step, n, h, w)
+    values = rng.uniform(-1, 1, (2, 3, 8, 8, 24))  # (variant, step, n, h, w)
     values[1, 2, 0, 0, 0] = np.nan  # a diverged run
-    samples = xr.DataArray(values, dims=("method", "step", "n", "h", "w"),
-                           coords={"method": ["a", "b"], "step": [0, 10, 20]})
+    samples = xr.DataArray(values, dims=("variant", "step", "n", "h", "w"),
+                           coords={"variant": ["a", "b"], "step": [0, 10, 20]})
     fig = plotting.samples_over_training(samples, [0, 2], title="t", path=tmp_path / "s.png")
     axes = np.asarray(fig.axes).reshape(2, 2)
     for i in range(2):
@@ -41,8 +41,8 @@ def test_samples_over_training_draws_the_tiled_samples(tmp_path):
 
 def test_mode_coverage_curves_draw_the_means_and_the_real_values():
     modes = xr.DataArray(np.array([[[10, 20], [30, 40]], [[12, 22], [34, 44]]]),
-                         dims=("seed", "method", "step"),
-                         coords={"method": ["a", "b"], "step": [0, 5]})
+                         dims=("seed", "variant", "step"),
+                         coords={"variant": ["a", "b"], "step": [0, 5]})
     kl = (modes / 10.0).rename("kl")
     fig = plotting.mode_coverage_curves(modes, kl, real=(100, 0.5))
     left, right = fig.axes[:2]

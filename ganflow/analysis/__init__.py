@@ -118,16 +118,23 @@ from ._summary import (
 )
 from ._summary_final import final_step_summary as final_step_summary
 from ._verdicts import (
+    INTERVAL_VERDICTS as INTERVAL_VERDICTS,
     LOCAL_VERDICTS as LOCAL_VERDICTS,
     THEORY_VERDICTS as THEORY_VERDICTS,
     VERDICTS as VERDICTS,
+    DivergenceCount as DivergenceCount,
     LocalVerdict as LocalVerdict,
+    count_diverged as count_diverged,
     defective_on_unit_circle as defective_on_unit_circle,
+    divergence_text as divergence_text,
     ensemble_verdicts as ensemble_verdicts,
     envelope_growth_rate as envelope_growth_rate,
     fit_log_rate as fit_log_rate,
+    interval_verdict as interval_verdict,
     local_growth_rate as local_growth_rate,
     local_verdict as local_verdict,
+    mask_diverged as mask_diverged,
+    mostly_diverged as mostly_diverged,
     rate_verdict as rate_verdict,
     rho_precision as rho_precision,
     series_verdict as series_verdict,

@@ -365,3 +365,110 @@ def local_verdict(rho: float, lr_eig: complex, upd_eig: complex, eta: float,
                       f"{abs(lam.imag) / max(abs(lam.real), 1e-300):.3g}")
     need = 2.0 * abs(lam.real) / max(abs(lam) ** 2, 1e-300)
     return out(3, f"ρ = {rho:.6f} from λ = {lam.real:.3g} {lam.imag:+.3g}i: needs η < {need:.3g}")
+
+
+# ---------------------------------------------------------------------------------------------
+# divergence: the engine's per-member outcomes, one rule for every table and figure
+
+
+class DivergenceCount(NamedTuple):
+    """`count_diverged`'s answer, arrays over the cells: `diverged` members, all `members`, and
+    the `first_step` at which one of them diverged (−1 where none did)."""
+
+    diverged: np.ndarray
+    members: np.ndarray
+    first_step: np.ndarray
+
+
+def count_diverged(status: Any, diverged_step: Any, axis: int | tuple[int, ...] = 0
+                   ) -> DivergenceCount:
+    """How many members of each cell the engine flagged diverged (`ganflow.engine.RESULTS`:
+    non-finite or beyond the blow-up bound, then frozen at the last good state) and the first
+    step at which one did.
+
+    **Arguments:** `status`, `diverged_step`: the engine's per-member outcome and divergence step
+    (same shape, e.g. (seed, cell)); `axis`: the member axis (or axes) to count over (default 0,
+    the seeds).
+
+    **Returns:** a `DivergenceCount` of arrays over the remaining axes.
+    """
+    from ..engine import RESULTS
+
+    div = np.asarray(status) == int(RESULTS.diverged)
+    dstep = np.where(div, np.asarray(diverged_step, dtype=np.int64), np.iinfo(np.int64).max)
+    count = div.sum(axis=axis)
+    first = dstep.min(axis=axis)
+    first = np.where(count > 0, first, -1)
+    members = np.full(np.shape(count), np.prod([div.shape[a] for a in np.atleast_1d(axis)]))
+    return DivergenceCount(np.asarray(count), members.astype(np.int64), np.asarray(first))
+
+
+def divergence_text(diverged: int, members: int, first_step: int) -> str:
+    """One table cell of `count_diverged`: `0 of n` where no member diverged, else `k of n
+    (first at step s)`."""
+    if int(diverged) == 0:
+        return f"0 of {int(members)}"
+    return f"{int(diverged)} of {int(members)} (first at step {int(first_step)})"
+
+
+def mostly_diverged(diverged: Any, members: Any) -> np.ndarray:
+    """Whether at least half the members diverged: then a cell's verdict is `diverges` whatever
+    the rest do (`ensemble_verdicts`'s rule), and no rate is reported from frozen states."""
+    return 2 * np.asarray(diverged) >= np.asarray(members)
+
+
+def mask_diverged(values: Any, steps: Any, status: Any, diverged_step: Any) -> np.ndarray:
+    """`values` as floats with NaN at every save point where the member was frozen: a diverged
+    member's entries at steps ≥ its `diverged_step` (the engine keeps its last good state there,
+    which a table or a plot would read as a flat line or a finite rate).
+
+    **Arguments:** `values` of shape `status.shape + (T,) + extra` (the engine's layout: the
+    members' dims, then the save points, then the observable's own dims); `steps` (T,), the
+    save points' steps; `status`, `diverged_step`: the engine's per-member outcomes.
+    """
+    from ..engine import RESULTS
+
+    vals = np.array(values, dtype=float)
+    status = np.asarray(status)
+    steps = np.asarray(steps)
+    if vals.shape[: status.ndim + 1] != status.shape + steps.shape:
+        raise ValueError(f"values of shape {vals.shape} do not start with the members' shape "
+                         f"{status.shape} and the {steps.size} save points")
+    div = status == int(RESULTS.diverged)
+    frozen = div[..., None] & (steps >= np.asarray(diverged_step)[..., None])
+    frozen = frozen.reshape(frozen.shape + (1,) * (vals.ndim - frozen.ndim))
+    return np.where(frozen, np.nan, vals)
+
+
+# ---------------------------------------------------------------------------------------------
+# claims from an interval
+
+INTERVAL_VERDICTS = ("consistent", "contradicted", "unresolved")
+"""What an interval estimate says of a claimed value (`interval_verdict`)."""
+
+
+def interval_verdict(low: Any, high: Any, claimed: float, margin: float) -> np.ndarray:
+    r"""Whether an interval estimate [low, high] of a quantity decides a claim that it equals
+    `claimed`, where a value at distance ≥ `margin` from the claim would contradict it (e.g. a
+    convergence order p: margin 0.5, half the way to the neighbouring orders p ± 1):
+
+    - `consistent`: the interval lies within claimed ± margin (every value it admits agrees);
+    - `contradicted`: it lies entirely beyond claimed ± margin (every value it admits contradicts);
+    - `unresolved`: it admits both kinds (too wide to decide: 1.996 [−1.425, 5.417] of an order
+      2), or it is not finite.
+
+    **Arguments:** `low`, `high`: the interval's ends (arrays, broadcast together); `claimed`;
+    `margin` (> 0).
+
+    **Returns:** an array of strings from `INTERVAL_VERDICTS`.
+    """
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    low, high = np.broadcast_arrays(np.asarray(low, float), np.asarray(high, float))
+    out = np.full(low.shape, "unresolved", dtype=object)
+    finite = np.isfinite(low) & np.isfinite(high) & (low <= high)
+    inside = finite & (low > claimed - margin) & (high < claimed + margin)
+    beyond = finite & ((high <= claimed - margin) | (low >= claimed + margin))
+    out[inside] = "consistent"
+    out[beyond] = "contradicted"
+    return out

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_selectable_names
+
 
 def seed_keys(seeds: Any, *, root: int | None = None, stream: int | None = None) -> jax.Array:
     """The ensemble's seed keys, one per seed — ganflow's one seed convention.
@@ -126,6 +128,7 @@ def _as_axes(axes: Any) -> tuple[Axis, ...]:
         raise ValueError(f"duplicate axis names: {names}")
     if "seed" in names or "step" in names:
         raise ValueError("'seed' and 'step' are reserved dimension names")
+    check_selectable_names(names, "the axis name")
     return tuple(out)
 
 
@@ -139,7 +142,7 @@ class Sweep:
       (equal lengths) into one `case` dimension, each axis then a coordinate along it.
 
     ```python
-    Sweep(seeds=64, axes={"eta": [0.01, 0.03, 0.1], "method": ["vanilla", "nk"]})
+    Sweep(seeds=64, axes={"eta": [0.01, 0.03, 0.1], "variant": ["vanilla", "nk"]})
     ```
     """
 

@@ -1,7 +1,7 @@
 r"""Curves over training with uncertainty bands: ensemble means over seeds (from the engine's
 xarray results) and the two sides of a fluctuation–dissipation relation (Cao–Guo §4)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import ArrayLike, Float
 
 from .._checks import check_choice
-from ._common import COLOURS, figure_and_axis, new_figure, save
+from ._common import COLOURS, figure_and_axis, mark_diverged, new_figure, save
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -60,6 +60,9 @@ def ensemble_band(
     title: str | None = None,
     ax: "Axes | None" = None,
     path: str | Path | None = None,
+    panels: bool = False,
+    reference: Mapping[str, float] | None = None,
+    diverged_marks: bool = False,
 ) -> "Figure":
     r"""Ensemble means over seeds with a band, one curve per value of `by` — the summary of an
     engine run (`ganflow.engine.run_ensemble` results, `xarray`) over training.
@@ -71,11 +74,20 @@ def ensemble_band(
       (select the rest first, e.g. `ds["distance"].sel({"eta": 0.1})`);
     - `band`: `"se"` — mean ± one standard error over the seeds,
       $\bar y ± s/\sqrt{n}$ — or `"quantile"` — the 5 %–95 % quantiles;
-    - `by`: a dim whose values get one curve each (e.g. `"method"`, `"eta"`);
-    - NaN-aware: a NaN (a seed not yet run, a partial result) is left out of that point's
-      statistics; the mean is dashed where some seeds have no value, and the legend gives the
-      number of seeds with a value at the last x;
-    - `logy`: a log-scale vertical axis; `ax`: draw into an existing axis; `path`: save as PNG.
+    - `by`: a dim whose values get one curve each (e.g. `"variant"`, `"eta"`);
+    - `panels` (default False): with `by`, small multiples instead of overlapping curves — one
+      panel per value of `by`, on shared axes (for more than a few curves);
+    - `reference` (default None): labelled horizontal reference lines, label → value, drawn
+      dotted in every panel and named in the legend (e.g. `{"all 8 modes": 8}`);
+    - NaN-aware: a NaN (a seed not yet run, a partial result, a diverged seed masked by
+      `ganflow.analysis.mask_diverged`) is left out of that point's statistics; the mean is
+      dashed where some seeds have no value, and the legend gives the number of seeds with a
+      value at the last x;
+    - `diverged_marks` (default False): a seed whose values end in NaN after a value (a
+      diverged seed, masked from its divergence on) is marked with a cross at its last value
+      and counted in the legend;
+    - `logy`: a log-scale vertical axis; `ax`: draw into an existing axis (not with `panels`);
+      `path`: save as PNG.
 
     **Returns:** the `matplotlib.figure.Figure`.
 
@@ -93,6 +105,8 @@ def ensemble_band(
             raise ValueError(f"{name}={dim!r} is not a dim of the DataArray (dims {dims})")
     if by in (seed_dim, x_dim):
         raise ValueError(f"by={by!r} must differ from seed_dim and x_dim")
+    if panels and (by is None or ax is not None):
+        raise ValueError("panels=True needs `by` (one panel per value) and no `ax`")
     keep = [seed_dim, x_dim] + ([by] if by else [])
     extra = [d for d in dims if d not in keep]
     too_big = [d for d in extra if da.sizes[d] != 1]
@@ -107,43 +121,85 @@ def ensemble_band(
     if by:
         values = da[by].values if by in da.coords else np.arange(da.sizes[by])
         groups = [(f"{by} = {v}", da.isel({by: i})) for i, v in enumerate(values)]
-    fig, ax = figure_and_axis(ax, size=(6.4, 4.2))
     band_text = "mean ± 1 standard error" if band == "se" else "mean, 5 %–95 % quantiles"
+    name = ylabel or (str(da.name) if da.name is not None else "value")
+    units = da.attrs.get("units") if hasattr(da, "attrs") else None
+    ylab = f"{name} [{units}]" if units and not ylabel else name
+    if panels:
+        ncols = min(len(groups), 5)
+        nrows = -(-len(groups) // ncols)
+        fig, axs = new_figure(nrows, ncols, size=(2.9 * ncols, 2.5 * nrows + 0.6))
+        axes = list(axs.ravel())
+        for other in axes[1:]:  # shared axes: the panels compare at a glance
+            other.sharex(axes[0])
+            other.sharey(axes[0])
+        for extra_ax in axes[len(groups):]:
+            extra_ax.set_visible(False)
+    else:
+        fig, one = figure_and_axis(ax, size=(6.4, 4.2))
+        axes = [one] * len(groups)
     seeds = da.sizes[seed_dim]
     any_partial = False
     for i, (label, sub) in enumerate(groups):
+        a = axes[i]
         vals = np.asarray(sub.transpose(seed_dim, x_dim).values, dtype=float)
-        mean, lo, hi, count = seed_statistics(vals, band)
-        colour = COLOURS[i % len(COLOURS)]
-        done = count[np.isfinite(mean)]
-        n_text = f"{int(done[-1])}/{seeds} seeds" if done.size else f"0/{seeds} seeds"
-        text = f"{label} ({n_text})" if label else f"mean ({n_text})"
-        ax.fill_between(xs, lo, hi, color=colour, alpha=0.22, lw=0)
-        full = count == seeds
-        ax.plot(xs, np.where(full, mean, np.nan), color=colour, lw=1.8, label=text)
-        if not full.all():  # dashed where some seeds have no value (dilated: joins up)
-            near = full & ~(np.r_[full[1:], True] & np.r_[True, full[:-1]])
-            partial = np.where(~full | near, mean, np.nan)
-            ax.plot(xs, partial, color=colour, lw=1.4, ls="--")
-            any_partial = True
-    if any_partial:
+        colour = COLOURS[0] if panels else COLOURS[i % len(COLOURS)]
+        partial = _band_curve(a, xs, vals, band, colour, label, seeds, diverged_marks)
+        any_partial = partial if panels else any_partial or partial
+        if panels:
+            a.set_title(str(label).split(" = ", 1)[-1], fontsize=10)
+        if not panels and i < len(groups) - 1:
+            continue
+        for j, (rname, rvalue) in enumerate((reference or {}).items()):
+            a.axhline(float(rvalue), color="0.25", lw=1.0, ls=(0, (1, 2 + j)), label=rname)
+        _band_legend(a, any_partial, panels)
+    for a in (axes if panels else axes[:1]):
+        if logy:
+            a.set_yscale("log")
+        a.grid(alpha=0.25)
+    for a in (axes if panels else axes[:1]):
+        if not panels or a.get_subplotspec().is_last_row():
+            a.set_xlabel(x_dim)
+        if not panels or a.get_subplotspec().is_first_col():
+            a.set_ylabel(ylab)
+    heading = title or f"{name}: {band_text} over seeds"
+    if panels:
+        fig.suptitle(heading, fontsize=11)
+    else:
+        axes[0].set_title(heading, fontsize=10, wrap=True)
+    return save(fig, path)
+
+
+def _band_curve(ax: "Axes", xs: np.ndarray, vals: np.ndarray, band: str, colour: str,
+                label: str | None, seeds: int, marks: bool) -> bool:
+    """One mean curve with its band into `ax` (solid where every seed has a value, dashed where
+    some have none), the diverged seeds marked with `marks`; True where it was dashed."""
+    mean, lo, hi, count = seed_statistics(vals, band)
+    done = count[np.isfinite(mean)]
+    n_text = f"{int(done[-1])}/{seeds} seeds" if done.size else f"0/{seeds} seeds"
+    if marks:
+        k = mark_diverged(ax, xs, vals, colour)
+        if k:
+            n_text += f", {k} diverged ×"
+    text = f"{label} ({n_text})" if label else f"mean ({n_text})"
+    ax.fill_between(xs, lo, hi, color=colour, alpha=0.22, lw=0)
+    full = count == seeds
+    ax.plot(xs, np.where(full, mean, np.nan), color=colour, lw=1.8, label=text)
+    if full.all():
+        return False
+    near = full & ~(np.r_[full[1:], True] & np.r_[True, full[:-1]])  # dilated: joins up
+    ax.plot(xs, np.where(~full | near, mean, np.nan), color=colour, lw=1.4, ls="--")
+    return True
+
+
+def _band_legend(ax: "Axes", partial: bool, small: bool) -> None:
+    handles, texts = ax.get_legend_handles_labels()
+    if partial:
         from matplotlib.lines import Line2D
 
-        handles, texts = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], color="0.3", lw=1.4, ls="--"))
         texts.append("dashed: fewer seeds (NaN left out)")
-        ax.legend(handles, texts, loc="best", fontsize=8, framealpha=0.85)
-    else:
-        ax.legend(loc="best", fontsize=8, framealpha=0.85)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(x_dim)
-    name = ylabel or (str(da.name) if da.name is not None else "value")
-    units = da.attrs.get("units") if hasattr(da, "attrs") else None
-    ax.set_ylabel(f"{name} [{units}]" if units and not ylabel else name)
-    ax.set_title(title or f"{name}: {band_text} over seeds", fontsize=10, wrap=True)
-    ax.grid(alpha=0.25)
-    return save(fig, path)
+    ax.legend(handles, texts, loc="best", fontsize=7 if small else 8, framealpha=0.85)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,3 +75,39 @@ def as_mapping(data: Any, default_label: str) -> dict[str, Any]:
     if isinstance(data, Mapping):
         return dict(data)
     return {default_label: data}
+
+
+def diverged_rows(members: Any) -> np.ndarray:
+    """Indices of the rows of a (members, T) array that end in NaN after a finite value: members
+    the engine froze after a divergence, masked by `ganflow.analysis.mask_diverged`."""
+    m = np.atleast_2d(np.asarray(members, dtype=float))
+    finite = np.isfinite(m)
+    return np.flatnonzero(finite.any(axis=1) & ~finite[:, -1])
+
+
+def mark_diverged(ax: "Axes", x: Any, members: Any, colour: str, *, log: bool = False) -> int:
+    """Marks with a cross, in `colour`, the last finite point of every member of a (members, T)
+    array (`x`: the T abscissae) whose series ends in NaN (`diverged_rows`), so that a member
+    frozen after a divergence is seen to stop, not drawn as a flat line. Returns how many."""
+    m = np.atleast_2d(np.asarray(members, dtype=float))
+    rows = diverged_rows(m)
+    x = np.asarray(x)
+    for r in rows:
+        last = np.flatnonzero(np.isfinite(m[r]))[-1]
+        y = max(m[r, last], 1e-300) if log else m[r, last]
+        ax.plot([x[last]], [y], marker="x", markersize=9, markeredgewidth=2, color=colour,
+                linestyle="none", zorder=5)
+    return len(rows)
+
+
+def diverged_legend_entry(ax: "Axes") -> None:
+    """Adds the legend entry of `mark_diverged`'s crosses to `ax` (call before `ax.legend`)."""
+    ax.plot([], [], marker="x", markersize=9, markeredgewidth=2, color="#555555",
+            linestyle="none", label="member diverged (its last good state)")
+
+
+def outside_legend(ax: "Axes", *, fontsize: int = 8, **kwargs: Any) -> None:
+    """The legend of `ax` to the right of it, outside the plotting area, so that it hides no
+    data (the constrained layout makes room for it)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              fontsize=fontsize, framealpha=0.85, **kwargs)

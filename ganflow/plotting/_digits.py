@@ -31,22 +31,24 @@ def tile_images(images: Any, cols: int = 2) -> np.ndarray:
 
 
 def samples_over_training(samples: Any, columns: Sequence[int] | None = None, *,
-                          title: str | None = None, path: str | Path | None = None) -> "Figure":
+                          by: str = "variant", title: str | None = None,
+                          path: str | Path | None = None) -> "Figure":
     """Samples of fixed latents over training: one row per method, one column per save point
     (Nagarajan–Kolter 2017 Fig. 2 layout); each panel tiles one save point's samples
     (`tile_images`, 4 per row from 8 samples, gaps light blue) in grey levels on [−1, 1]
     (dark = 1); a panel with a non-finite value says "diverged".
 
-    **Arguments:** `samples`, an `xarray.DataArray` with dims ("method", "step", n, h, w)
+    **Arguments:** `samples`, an `xarray.DataArray` with dims (`by`, "step", n, h, w)
     (select the seed first, e.g. `ds["samples"].isel(seed=0)`); `columns`: positions of the
-    save points to show (default all); `title`; `path`: save as PNG.
+    save points to show (default all); `by`: the dim with one row per value (default
+    "variant"); `title`; `path`: save as PNG.
     """
     import matplotlib
 
-    methods = [str(m) for m in samples["method"].values]
+    methods = [str(m) for m in samples[by].values]
     steps = np.asarray(samples["step"].values)
     cols = list(range(len(steps))) if columns is None else [int(c) for c in columns]
-    values = np.asarray(samples.transpose("method", "step", ...).values, float)  # (M, T, n, h, w)
+    values = np.asarray(samples.transpose(by, "step", ...).values, float)  # (M, T, n, h, w)
     cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="#9ecae1")  # gaps between samples
     per_row = 4 if values.shape[2] >= 8 else 2 if values.shape[2] >= 2 else 1
     h, w = tile_images(values[0, 0], per_row).shape
@@ -73,16 +75,16 @@ def samples_over_training(samples: Any, columns: Sequence[int] | None = None, *,
 
 
 def mode_coverage_curves(modes: Any, kl: Any, *, real: tuple[float, float] | None = None,
-                         by: str = "method", path: str | Path | None = None) -> "Figure":
+                         by: str = "variant", path: str | Path | None = None) -> "Figure":
     """Modes covered and KL(p̂ ‖ uniform) over training, mean ± s.e. over seeds per value of
-    `by` (`ensemble_band`), side by side; with `real` = (modes, KL) of real data, dashed
-    horizontal lines. `modes`, `kl`: `xarray.DataArray`s (seed, `by`, step), NaN where a seed
-    is left out (e.g. `.where(status != RESULTS.diverged)`); `path`: save as PNG."""
-    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
-    ensemble_band(modes.astype(float), by=by, ylabel="modes covered (of 1000)", ax=axes[0, 0])
-    ensemble_band(kl, by=by, ylabel="KL(p̂ ‖ uniform)", ax=axes[0, 1])
-    if real is not None:
-        for ax, value in zip(axes[0], real):
-            ax.axhline(value, color="0.4", ls="--", lw=1, label="real digits")
-            ax.legend(fontsize=8)
+    `by` (`ensemble_band`), side by side; with `real` = (modes, KL) of real data, labelled
+    dotted horizontal lines. `modes`, `kl`: `xarray.DataArray`s (seed, `by`, step), NaN where a
+    seed is left out (a diverged seed masked by `ganflow.analysis.mask_diverged`: marked with a
+    cross where it stops); `path`: save as PNG."""
+    fig, axes = new_figure(1, 2, size=(11.0, 4.4))
+    ref = (None, None) if real is None else ({"real digits": real[0]}, {"real digits": real[1]})
+    ensemble_band(modes.astype(float), by=by, ylabel="modes covered (of 1000)", ax=axes[0, 0],
+                  reference=ref[0], diverged_marks=True)
+    ensemble_band(kl, by=by, ylabel="KL(p̂ ‖ uniform)", ax=axes[0, 1], reference=ref[1],
+                  diverged_marks=True)
     return save(fig, path)

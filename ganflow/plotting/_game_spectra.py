@@ -3,6 +3,7 @@ Nagarajan–Kolter §4): one row of phase planes (a field given on a grid, traje
 and of the discrete schemes), a grid of eigenvalue planes (J against the imaginary axis, update
 operators against the unit circle), and distances to the equilibrium over training."""
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import jax.numpy as jnp
 import numpy as np
 
-from ._common import COLOURS, new_figure, save
+from ._common import (
+    COLOURS,
+    diverged_legend_entry,
+    diverged_rows,
+    mark_diverged,
+    new_figure,
+    save,
+)
 from ._eigenplane import eigenvalue_plane
 from ._phase import phase_plane
 
@@ -105,16 +113,28 @@ def distance_curves(
     path: str | Path | None = None,
 ) -> "Figure":
     """Distances to the equilibrium against the step on a log axis, one curve per label: the
-    geometric mean over seeds of a (seeds, steps) array (a (steps,) array is one seed)."""
+    geometric mean over seeds of a (seeds, steps) array (a (steps,) array is one seed). NaN
+    entries are left out: a seed masked from its divergence on (`ganflow.analysis.mask_diverged`)
+    is marked with a cross at its last good state and counted in its label, and a curve whose
+    every seed diverged stops there."""
     fig, axes = new_figure(size=(7.0, 4.2))
     ax = axes[0, 0]
+    any_diverged = False
     for i, (label, d) in enumerate(distances.items()):
         d = np.atleast_2d(np.asarray(d, dtype=float))
-        mean = np.exp(np.nanmean(np.log(np.maximum(d, 1e-300)), axis=0))
-        ax.semilogy(np.asarray(steps), mean, label=label, color=COLOURS[i % len(COLOURS)])
+        colour = COLOURS[i % len(COLOURS)]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a step where every seed diverged
+            mean = np.exp(np.nanmean(np.log(np.maximum(d, 1e-300)), axis=0))
+        k = len(diverged_rows(d))
+        ax.semilogy(np.asarray(steps), mean, color=colour,
+                    label=label + (f" ({k} of {d.shape[0]} diverged)" if k else ""))
+        any_diverged |= mark_diverged(ax, steps, d, colour, log=True) > 0
+    if any_diverged:
+        diverged_legend_entry(ax)
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="best", framealpha=0.8)
     return save(fig, path)

@@ -51,23 +51,21 @@ def spectra_over_training(
             raise ValueError(f"{name} must have shape (runs, steps, ...) = ({len(labels)}, "
                              f"{len(steps)}, ...), got {a.shape}")
     n = len(labels)
-    fig, axes = new_figure(2, n, size=(4.2 * n, 7.6))
+    fig, axes = new_figure(2, n, size=(4.6 * n, 9.4))
     cmap = matplotlib.colormaps["viridis"]
     for i, label in enumerate(labels):
-        for j, s in enumerate(steps):
+        for j in range(len(steps)):
             c = cmap(j / max(len(steps) - 1, 1))
             for z, mk in ((lm[i, j].ravel(), "o"), (lr[i, j].ravel(), "s")):
-                axes[0, i].plot(z.real, z.imag, mk, ms=4, mfc="none", mec=c,
-                                label=f"step {s}" if mk == "o" else None)
+                axes[0, i].plot(z.real, z.imag, mk, ms=5, mfc="none", mec=c)
             u = upd[i, j].ravel()
-            axes[1, i].plot(u.real, u.imag, "o", ms=4, mfc="none", mec=c)
+            axes[1, i].plot(u.real, u.imag, "o", ms=5, mfc="none", mec=c)
         ax = axes[0, i]
         ax.axvline(0.0, color="k", lw=0.8)
         ax.axhline(0.0, color="0.7", lw=0.5)
-        ax.set_title(f"J of {label}", fontsize=9)
+        ax.set_title(f"J of {label}\n(black line: imaginary axis, Re λ = 0)", fontsize=10)
         ax.set_xlabel("Re λ")
         ax.set_ylabel("Im λ")
-        ax.legend(fontsize=6)
         ax = axes[1, i]
         t = np.linspace(0, 2 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), "k--", lw=0.8)
@@ -77,9 +75,23 @@ def spectra_over_training(
             r = max(float(np.max(np.abs(u_all - 1.0))), 1e-6) * 1.3
             ax.set_xlim(1 - r, 1 + r)
             ax.set_ylim(-r, r)
-        ax.set_title(f"F′ = I + ηJ (η = {eta:g}) near 1; unit circle dashed", fontsize=8)
+        ax.set_aspect("equal", adjustable="box")  # the unit circle drawn round
+        ax.set_title(f"F′ = I + ηJ (η = {eta:g}) near 1\n(dashed: the unit circle |μ| = 1)",
+                     fontsize=10)
         ax.set_xlabel("Re μ")
         ax.set_ylabel("Im μ")
-    fig.suptitle(title or "Top eigenvalues (o: largest modulus, □: largest real part) over "
-                 "training", fontsize=9)
-    return save(fig, path, dpi=90)
+    # one legend for every panel, outside them: it hides no data
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], ls="none", marker="o", ms=6, mfc="none", mec="0.3",
+                      label="largest modulus"),
+               Line2D([], [], ls="none", marker="s", ms=6, mfc="none", mec="0.3",
+                      label="largest real part (J only)")]
+    handles += [Line2D([], [], ls="none", marker="o", ms=6, mfc="none",
+                       mec=cmap(j / max(len(steps) - 1, 1)), label=f"step {s}")
+                for j, s in enumerate(steps)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
+               fontsize=9, frameon=False)
+    fig.suptitle(title or "Top eigenvalues of J and of F′ over training (colour: save point)",
+                 fontsize=11)
+    return save(fig, path)
