@@ -26,6 +26,7 @@ from ganflow.studies._registry import (
     open_results,
 )
 from ganflow.studies._runner import run_experiment, write_report
+from tests.test_dataset_names import assert_every_group_selectable
 
 K = 1000
 NAME = "stacked-digits"
@@ -66,10 +67,11 @@ def test_results_are_labelled_and_within_the_bounds(tiny):
     _, config, folder, _ = tiny
     results = open_results(folder)
     assert set(results) == {E.GROUP, E.SUMMARY}
+    assert assert_every_group_selectable(folder) == 2
     ds = results[E.GROUP].load()
-    assert ds["modes_covered"].dims == ("seed", "method", "step")
-    assert ds["kl_uniform"].dims == ("seed", "method", "step")
-    assert [str(m) for m in ds["method"].values] == list(config.methods)
+    assert ds["modes_covered"].dims == ("seed", "variant", "step")
+    assert ds["kl_uniform"].dims == ("seed", "variant", "step")
+    assert [str(m) for m in ds["variant"].values] == list(config.methods)
     assert list(ds["seed"].values) == [0, 1]
     assert list(ds["step"].values) == [0, 2, 4]
     assert ds["samples"].shape == (2, 2, 3, config.num_keep, 8, 24)
@@ -83,10 +85,10 @@ def test_results_are_labelled_and_within_the_bounds(tiny):
     # common random numbers: same initial players and evaluation latents for every method
     first = ds.isel(step=0)
     for var in ("modes_covered", "kl_uniform", "samples"):
-        np.testing.assert_array_equal(first[var].isel(method=0).values,
-                                      first[var].isel(method=1).values)
-    assert not np.array_equal(ds["samples"].isel(step=-1, method=0).values,
-                              ds["samples"].isel(step=0, method=0).values)
+        np.testing.assert_array_equal(first[var].isel(variant=0).values,
+                                      first[var].isel(variant=1).values)
+    assert not np.array_equal(ds["samples"].isel(step=-1, variant=0).values,
+                              ds["samples"].isel(step=0, variant=0).values)
 
 
 def test_summary_is_the_mean_and_standard_error_over_seeds(tiny):
@@ -95,7 +97,7 @@ def test_summary_is_the_mean_and_standard_error_over_seeds(tiny):
     ds, summ = results[E.GROUP].load(), results[E.SUMMARY].load()
     for i in range(len(config.methods)):
         for var in ("modes_covered", "kl_uniform"):
-            last = ds[var].isel(method=i, step=-1).values.astype(float)
+            last = ds[var].isel(variant=i, step=-1).values.astype(float)
             np.testing.assert_allclose(summ[f"{var}_mean"].values[i], last.mean(), rtol=1e-12)
             np.testing.assert_allclose(summ[f"{var}_se"].values[i],
                                        last.std(ddof=1) / math.sqrt(len(last)), rtol=1e-12)
@@ -129,7 +131,7 @@ def test_observed_metrics_are_the_library_metrics_of_the_same_samples(tiny):
         return m.modes_covered, m.kl_uniform, shown
 
     modes, kl, shown = recompute(member, key)
-    first = ds.isel(seed=0, method=0, step=0)
+    first = ds.isel(seed=0, variant=0, step=0)
     assert int(modes) == int(first["modes_covered"])
     np.testing.assert_allclose(float(kl), float(first["kl_uniform"]), rtol=1e-12)
     # float32 players: another compiled graph may round the last bit differently

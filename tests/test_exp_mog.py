@@ -19,6 +19,7 @@ import ganflow as gf
 from ganflow import stabilisers as st
 from ganflow.experiments import _exp_jacobian_spectra as ejs, _exp_mog as em
 from ganflow.studies import ConfigError, get_experiment, make_config, run_experiment
+from tests.test_dataset_names import assert_every_group_selectable
 
 # ---------------------------------------------------------------------------------------------
 # Nagarajan–Kolter: closed forms
@@ -123,10 +124,11 @@ def test_mog_run_report_and_seeds(tmp_path):
     cfg = make_config(exp, {**_TINY_MOG, "methods": ["vanilla", "nk"]},
                       base=exp.preset("quick"))
     report = run_experiment(exp, cfg, tmp_path)
+    assert assert_every_group_selectable(tmp_path) == 2
     ds = xr.open_zarr(tmp_path / "results.zarr" / "mog")
     for name in ("modes_covered", "high_quality_fraction", "kl_uniform"):
-        assert ds[name].dims == ("seed", "method", "step")
-    assert list(ds["method"].values) == ["vanilla", "nk"]
+        assert ds[name].dims == ("seed", "variant", "step")
+    assert list(ds["variant"].values) == ["vanilla", "nk"]
     assert list(ds["step"].values) == [0, 2, 4]
     assert ds["samples"].shape == (2, 2, 3, 16, 2)
     hq = ds["high_quality_fraction"].values
@@ -134,7 +136,7 @@ def test_mog_run_report_and_seeds(tmp_path):
     assert np.all((ds["modes_covered"].values >= 0) & (ds["modes_covered"].values <= 8))
     assert np.all(ds["status"].values == int(gf.engine.RESULTS.successful))
     final = xr.open_zarr(tmp_path / "results.zarr" / "mog_final")
-    assert final["nn_distance"].dims == ("seed", "method")
+    assert final["nn_distance"].dims == ("seed", "variant")
     assert np.all(np.isfinite(final["nn_distance"].values))
     assert final["nn_distance_floor"].dims == ("seed",)
     text = report.read_text()
@@ -148,8 +150,8 @@ def test_mog_run_report_and_seeds(tmp_path):
                       base=exp.preset("quick"))
     run_experiment(exp, one, tmp_path / "one")
     alone = xr.open_zarr(tmp_path / "one" / "results.zarr" / "mog")
-    np.testing.assert_array_equal(alone["samples"].sel({"method": "nk"}).values,
-                                  ds["samples"].sel({"method": "nk"}).values)
+    np.testing.assert_array_equal(alone["samples"].sel({"variant": "nk"}).values,
+                                  ds["samples"].sel({"variant": "nk"}).values)
 
 
 def test_every_method_takes_a_step(getkey):
@@ -187,7 +189,7 @@ def test_mog_quick_preset_every_method(tmp_path):
     run_experiment(exp, exp.preset("quick"), tmp_path)
     print(f"mog --quick: {time.perf_counter() - t0:.1f} s")
     ds = xr.open_zarr(tmp_path / "results.zarr" / "mog")
-    assert list(ds["method"].values) == list(em.METHODS)
+    assert list(ds["variant"].values) == list(em.METHODS)
     assert np.all(np.isfinite(ds["high_quality_fraction"].values))
 
 
@@ -212,21 +214,22 @@ def test_jacobian_spectra_matches_dense(tmp_path, monkeypatch):
     monkeypatch.setattr(ejs, "analyse_point", first_fails)
     with pytest.warns(UserWarning, match="analysis failed at seed 0, consensus, step 0"):
         report = run_experiment(exp, cfg, tmp_path)
+    assert assert_every_group_selectable(tmp_path) == 2
     spec = xr.open_zarr(tmp_path / "results.zarr" / "spectra")
     train = xr.open_zarr(tmp_path / "results.zarr" / "spectra_train")
-    assert spec["verdict"].dims == ("seed", "method", "step", "field")
-    assert spec["lm_re"].dims == ("seed", "method", "step", "field", "k")
-    codes = spec["verdict"].isel(seed=0, method=0).values  # (step, field)
+    assert spec["verdict"].dims == ("seed", "scheme", "step", "field")
+    assert spec["lm_re"].dims == ("seed", "scheme", "step", "field", "k")
+    codes = spec["verdict"].isel(seed=0, scheme=0).values  # (step, field)
     assert (codes[0] == -1).all() and set(np.unique(codes[1:])) <= {0, 1, 2, 3}
-    assert np.isnan(spec["rho"].isel(seed=0, method=0, step=0).values).all()
+    assert np.isnan(spec["rho"].isel(seed=0, scheme=0, step=0).values).all()
     assert "Starting vector is zero" in spec.attrs["failed"]
     assert "analysis failed at 1 saved point" in report.read_text()
     game, fields = ejs.spectra_fields(cfg)
     unravel, batch = ejs.spectra_eval_point(cfg, game)
-    x = unravel(jnp.asarray(train["x"].isel(seed=0, step=-1, method=0).values))
+    x = unravel(jnp.asarray(train["x"].isel(seed=0, step=-1, scheme=0).values))
     for f, name in enumerate(fields):
         eig = np.linalg.eigvals(np.asarray(eqx.filter_jit(gf.jacobian)(fields[name], x, batch)))
-        sub = spec.isel(seed=0, step=-1, field=f, method=0)
+        sub = spec.isel(seed=0, step=-1, field=f, scheme=0)
         lm = sub["lm_re"].values + 1j * sub["lm_im"].values
         lr = sub["lr_re"].values + 1j * sub["lr_im"].values
         upd = sub["upd_re"].values + 1j * sub["upd_im"].values
@@ -263,7 +266,7 @@ def test_headline_nk_reduced():
         ds = xr.open_zarr(f"{tmp}/results.zarr/mog")
         h = gf.analysis.nk_coverage_headline(
             np.asarray(ds["modes_covered"].values), np.asarray(ds["step"].values),
-            [str(m) for m in ds["method"].values], 8)
+            [str(m) for m in ds["variant"].values], 8)
     print(h)
     assert h["holds_budget"], h
     assert h["holds_faster"], h

@@ -15,6 +15,7 @@ from ganflow.studies import (
     open_results,
     run_experiment,
 )
+from tests.test_dataset_names import assert_every_group_selectable
 
 SDE_NEURAL, FDR_SCHEDULE = get_experiment("sde-neural"), get_experiment("fdr-schedule")
 TEST_FUNCTIONS = WEAK_TEST_FUNCTIONS
@@ -45,6 +46,7 @@ def test_sde_neural_tiny_run(tmp_path):
         "num_examples": 8, "batch_size": 8, "variants": (), "bootstrap": 20,
         "num_latents": 16, "schemes": ("simultaneous",), "min_z": 1.0})
     report = run_experiment(SDE_NEURAL, cfg, tmp_path, RunOptions())
+    assert assert_every_group_selectable(tmp_path) >= 2
     results = open_results(tmp_path)
     assert {"runs_base", "weak"} <= set(results)
     runs, weak = results["runs_base"], results["weak"]
@@ -73,8 +75,8 @@ def _fdr_tiny(methods, fdr1):
 def _check_schedule(cfg, runs):
     """η of the FDR2 schedule is lowered by `decay` exactly after the windows whose FDR2 ratio
     was within `tol` of 1 (recorded every window)."""
-    eta = runs["eta"].sel({"method": "fdr2"}).values
-    ratio = runs["window_ratio"].sel({"method": "fdr2"}).values
+    eta = runs["eta"].sel({"schedule": "fdr2"}).values
+    ratio = runs["window_ratio"].sel({"schedule": "fdr2"}).values
     assert np.all(np.isfinite(ratio[:, 1:]))
     for s in range(cfg.seeds):
         expected = cfg.eta
@@ -90,14 +92,15 @@ def test_fdr_schedule_tiny_run(tmp_path):
     the report."""
     cfg = _fdr_tiny(("fdr2",), False)
     report = run_experiment(FDR_SCHEDULE, cfg, tmp_path, RunOptions())
+    assert assert_every_group_selectable(tmp_path) == 2
     results = open_results(tmp_path)
     runs, summ = results["runs"], results["fdr"]
     for name in ("fdr2_lhs", "fdr2_rhs", "eta", "modes_covered", "high_quality_fraction",
                  "kl_uniform", "window_ratio"):
-        assert runs[name].dims == ("seed", "method", "step"), name
+        assert runs[name].dims == ("seed", "schedule", "step"), name
     assert np.all(runs["fdr2_rhs"].values > 0)  # β⁻¹ Tr Σ
     _check_schedule(cfg, runs)
-    assert summ["modes_covered"].dims == ("method",)
+    assert summ["modes_covered"].dims == ("schedule",)
     assert np.all((summ["modes_covered"].values >= 0) & (summ["modes_covered"].values <= 8))
     text = report.read_text()
     assert "Mode metrics at the end" in text and "FDR ratios" in text
@@ -112,11 +115,11 @@ def test_fdr_schedule_all_methods(tmp_path):
     cfg = _fdr_tiny(("constant", "fdr2", "adam", "alternating"), True)
     report = run_experiment(FDR_SCHEDULE, cfg, tmp_path, RunOptions())
     runs = open_results(tmp_path)["runs"]
-    assert list(runs["method"].values) == ["constant", "fdr2", "adam", "alternating"]
+    assert list(runs["schedule"].values) == ["constant", "fdr2", "adam", "alternating"]
     for name in ("fdr1_lhs", "fdr1_rhs"):
-        assert runs[name].dims == ("seed", "method", "step")
+        assert runs[name].dims == ("seed", "schedule", "step")
         assert np.all(np.isfinite(runs[name].values))
-    np.testing.assert_array_equal(runs["eta"].sel({"method": "constant"}).values, cfg.eta)
+    np.testing.assert_array_equal(runs["eta"].sel({"schedule": "constant"}).values, cfg.eta)
     _check_schedule(cfg, runs)
     assert "FDR1" in report.read_text()
     for name in ("fdr_fdr2_constant.png", "fdr_fdr1_alternating.png", "fdr_modes_covered.png"):

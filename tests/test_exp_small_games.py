@@ -381,8 +381,8 @@ def test_weak_error_orders_match_cao_guo(weak_run):
     assert np.all(np.diff(ds["errors"].values, axis=1) < 0)  # smaller η, smaller error
     assert np.all(ds["ci_low"].values < ds["slope"].values)
     rows = _table(report, "scheme | against")
-    assert len(rows) == 4 and all(r["within 0.1?"] == "yes" for r in rows)
-    assert "Every fitted order is within 0.1 of the theorem's." in report
+    assert len(rows) == 4 and all(r["order ± 0.1"] == "consistent" for r in rows)
+    assert "Every fitted order's 95 % interval lies within 0.1 of the theorem's" in report
     _assert_png(folder / "weak_error.png")
 
 
@@ -411,7 +411,7 @@ def test_default_presets(tmp_path, name):
         assert _check_value(report, "max over t of \\|ensemble mean − (I + dt A)^k x0\\|") < 4.5
     else:
         rows = _table(report, "scheme | against")
-        assert len(rows) == 5 and all(r["within 0.1?"] == "yes" for r in rows)
+        assert len(rows) == 5 and all(r["order ± 0.1"] == "consistent" for r in rows)
 
 
 @pytest.mark.slow
@@ -435,6 +435,6 @@ def test_main_job_quick(tmp_path):
         assert f"| {name} | ok |" in report
         assert (tmp_path / name / "results.zarr").is_dir()
     weak = _table((tmp_path / "weak-error" / "report.md").read_text(), "scheme | against")
-    assert len(weak) == 4 and all(r["within 0.1?"] == "yes" for r in weak)
+    assert len(weak) == 4 and all(r["order ± 0.1"] == "consistent" for r in weak)
     assert {"atlas.png", "sde_ensemble.png", "weak_error.png", "spectra_diracgan.png"} <= {
         p.name for p in tmp_path.glob("*/*.png")}

@@ -5,15 +5,17 @@ import numpy as np
 import xarray as xr
 
 from ganflow.studies import get_experiment, make_config, run_experiment
+from tests.test_dataset_names import assert_every_group_selectable
 
 
 def test_wgan_qc_quick(tmp_path):
     exp = get_experiment("wgan-qc")
     config = make_config(exp, {"seeds": 3, "gammas": (1.0, 3.0), "steps": 400, "saves": 20})
     report = run_experiment(exp, config, tmp_path)
+    assert assert_every_group_selectable(tmp_path) == 3
     runs = xr.open_zarr(tmp_path / "results.zarr" / "dirac")
     assert runs["distance"].dims == ("seed", "case", "step")
-    assert list(runs["method"].values) == ["wgan-qc", "wgan-qc", "wgan-simultaneous",
+    assert list(runs["scheme"].values) == ["wgan-qc", "wgan-qc", "wgan-simultaneous",
                                            "wgan-alternating", "wgan-alternating-nd5"]
     s = xr.open_zarr(tmp_path / "results.zarr" / "dirac_summary")
     # closed forms: WGAN simultaneous |λ| = sqrt(1 + η²); WGAN-QC ρ from F′(0)

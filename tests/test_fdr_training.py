@@ -12,12 +12,12 @@ def test_fdr_summary_leaves_out_diverged_seeds():
     rng = np.random.default_rng(0)
     seeds, methods, steps = 6, ["constant", "fdr2"], 8
     shape = (seeds, len(methods), steps)
-    data = {name: (("seed", "method", "step"), rng.uniform(1, 2, shape))
+    data = {name: (("seed", "schedule", "step"), rng.uniform(1, 2, shape))
             for name in FDR_METRICS + ("eta", "fdr2_lhs", "fdr2_rhs")}
     status = np.full((seeds, len(methods)), RESULTS.successful)
     status[0, 1] = RESULTS.diverged
-    data["status"] = (("seed", "method"), status)
-    ds = xr.Dataset(data, coords={"method": methods})
+    data["status"] = (("seed", "schedule"), status)
+    ds = xr.Dataset(data, coords={"schedule": methods})
     s = fdr_summary(ds, fdr1=False, seeds=seeds)
     final = ds["modes_covered"].values[1:, 1, -1]
     np.testing.assert_allclose(s["modes_covered"].values[1], final.mean(), rtol=1e-14)

@@ -14,10 +14,10 @@ def test_final_step_summary_leaves_out_diverged_seeds():
     status = np.zeros((4, 2), np.int8)
     status[1, 0] = RESULTS.diverged
     status[:, 1] = [RESULTS.diverged, RESULTS.diverged, RESULTS.diverged, 0]
-    ds = xr.Dataset({"m": (("seed", "method", "step"), values),
-                     "status": (("seed", "method"), status)},
-                    coords={"method": ["a", "b"], "step": [0, 1, 2]})
-    s = final_step_summary(ds, ["m"], "method")
+    ds = xr.Dataset({"m": (("seed", "variant", "step"), values),
+                     "status": (("seed", "variant"), status)},
+                    coords={"variant": ["a", "b"], "step": [0, 1, 2]})
+    s = final_step_summary(ds, ["m"], "variant")
     last = values[:, :, -1]
     kept = last[[0, 2, 3], 0]
     mean, se = mean_se(kept)
@@ -27,4 +27,4 @@ def test_final_step_summary_leaves_out_diverged_seeds():
     assert s["m_mean"].values[1] == last[3, 1] and np.isnan(s["m_se"].values[1])
     np.testing.assert_array_equal(s["seeds_counted"].values, [3, 1])
     np.testing.assert_array_equal(s["seeds_diverged"].values, [1, 3])
-    assert list(s["method"].values) == ["a", "b"]
+    assert list(s["variant"].values) == ["a", "b"]

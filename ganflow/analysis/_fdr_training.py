@@ -131,27 +131,28 @@ class FDRMember(AbstractProblem):
         return state[0].x
 
 
-def fdr_summary(ds: Any, *, fdr1: bool, seeds: int) -> Any:
-    r"""The summary of `FDRMember` runs (`ds`: dims seed × method × step): final mode metrics
+def fdr_summary(ds: Any, *, fdr1: bool, seeds: int, by: str = "schedule") -> Any:
+    r"""The summary of `FDRMember` runs (`ds`: dims seed × `by` × step): final mode metrics
     (VEEGAN/PacGAN: `FDR_METRICS`) and η, mean and standard error over the non-diverged seeds,
     the diverged fraction, and the FDR2 (and with `fdr1`, FDR1) estimates `fdr_estimate` of
     Cao–Guo Theorems 5 (4) over the seeds, at the last save (`final`) and pooled over the last
-    quarter of the saves (`tail`): `<rel>_<where>_ratio`, `_ratio_se`, `_gap_z` per method.
-    `seeds` is recorded in the attributes."""
+    quarter of the saves (`tail`): `<rel>_<where>_ratio`, `_ratio_se`, `_gap_z` per value of
+    `by` (default "schedule": the training rule of each run). `seeds` is recorded in the
+    attributes."""
     import xarray as xr
 
-    methods = [str(m) for m in ds["method"].values]
-    ok_all = np.asarray(ds["status"].values) != RESULTS.diverged  # (seed, method)
+    methods = [str(m) for m in ds[by].values]
+    ok_all = np.asarray(ds["status"].values) != RESULTS.diverged  # (seed, by)
     data: dict[str, Any] = {}
     for name in FDR_METRICS + ("eta",):
-        arr = np.asarray(ds[name].isel(step=-1).values, dtype=float)  # (seed, method)
+        arr = np.asarray(ds[name].isel(step=-1).values, dtype=float)  # (seed, by)
         arr = np.where(ok_all, arr, np.nan)
         n = np.sum(np.isfinite(arr), axis=0)
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a method with every seed diverged
-            data[name] = (("method",), np.nanmean(arr, axis=0))
-            data[name + "_se"] = (("method",), np.nanstd(arr, axis=0, ddof=1) / np.sqrt(n))
-    data["diverged_fraction"] = (("method",), 1.0 - ok_all.mean(axis=0))
+            data[name] = ((by,), np.nanmean(arr, axis=0))
+            data[name + "_se"] = ((by,), np.nanstd(arr, axis=0, ddof=1) / np.sqrt(n))
+    data["diverged_fraction"] = ((by,), 1.0 - ok_all.mean(axis=0))
     relations = ["fdr2"] + (["fdr1"] if fdr1 else [])
     nsave = ds.sizes["step"]
     tail = max(1, nsave // 4)
@@ -169,6 +170,6 @@ def fdr_summary(ds: Any, *, fdr1: bool, seeds: int) -> Any:
                     vals["ratio_se"][m] = float(est.ratio_se)
                     vals["gap_z"][m] = float(est.z)
             for k, v in vals.items():
-                data[f"{rel}_{where}_{k}"] = (("method",), v)
-    return xr.Dataset(data, coords={"method": methods},
+                data[f"{rel}_{where}_{k}"] = ((by,), v)
+    return xr.Dataset(data, coords={by: methods},
                       attrs={"tail_saves": tail, "seeds": seeds})

@@ -25,8 +25,15 @@ import numpy as np
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive
-from ..analysis import final_step_summary, format_pm, mean_se
-from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble, seed_keys
+from ..analysis import (
+    count_diverged,
+    divergence_text,
+    final_step_summary,
+    format_pm,
+    mask_diverged,
+    mean_se,
+)
+from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import (
     DigitClassifier,
     StackedDigits,
@@ -86,7 +93,7 @@ class StackedDigitsConfig:
     Metz et al. unroll Adam, ganflow's `Unrolled` plain SGD; simultaneous updates as in their
     code). At every save point the modes covered (of 1000) and KL(p̂ ‖ uniform) of `num_eval`
     generator samples (26,000 as VEEGAN/PacGAN), labelled by a digit classifier trained once at
-    the start from `seed`. Writes `results.zarr/stacked_digits` (dims seed × method × step:
+    the start from `seed`. Writes `results.zarr/stacked_digits` (dims seed × variant × step:
     `modes_covered`, `kl_uniform`, `samples` of `num_keep` fixed latents; attrs
     `classifier_accuracy`), `results.zarr/summary` (mean ± s.e. per method at the last step,
     the same metrics on held-out real digits), `report.md`, `samples.png` and `modes.png`.
@@ -224,7 +231,7 @@ def summary_dataset(config: StackedDigitsConfig, ds: Any, accuracy: float,
     """Mean ± standard error over seeds of the metrics at the last save point per method
     (`ganflow.analysis.final_step_summary`: seeds that diverged are left out and counted),
     with the real-data reference."""
-    summary = final_step_summary(ds, ("modes_covered", "kl_uniform"), "method")
+    summary = final_step_summary(ds, ("modes_covered", "kl_uniform"), "variant")
     game = make_game(config, "vanilla")
     summary.attrs.update({
         "classifier_accuracy": float(accuracy),
@@ -245,9 +252,9 @@ def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
     k_real = jax.random.fold_in(jax.random.key(config.seed), _SALT_REAL)
     real = real_mode_metrics(classifier, k_real, config.num_eval, "held_out", config.dtype)
     sweep = Sweep(seeds=seed_keys(config.seeds, root=config.seed),
-                  axes={"method": list(config.methods)})
+                  axes={"variant": list(config.methods)})
     run_ensemble(
-        lambda method: make_member(config, method, classifier), sweep, config.num_steps,
+        lambda variant: make_member(config, variant, classifier), sweep, config.num_steps,
         save_every=config.save_every,
         folder=RunFolder(out, group=GROUP, resume=options.resume,
                          checkpoint_every=config.save_every),
@@ -269,7 +276,7 @@ def run(config: StackedDigitsConfig, out: Path, options: RunOptions) -> None:
 def _claims(config: StackedDigitsConfig, summ: Any) -> list[str]:
     """Plain statements of what holds, from the numbers: a difference of modes covered counts
     when it exceeds twice its standard error (independent seeds; at least 2 per method)."""
-    methods = [str(m) for m in summ["method"].values]
+    methods = [str(m) for m in summ["variant"].values]
     mean = dict(zip(methods, np.asarray(summ["modes_covered_mean"].values, float)))
     se = dict(zip(methods, np.asarray(summ["modes_covered_se"].values, float)))
     kl = dict(zip(methods, np.asarray(summ["kl_uniform_mean"].values, float)))
@@ -317,8 +324,8 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
     ds = results[GROUP]
     summ = results[SUMMARY]
     out = Path(out)
-    methods = [str(m) for m in summ["method"].values]
-    if methods != [str(m) for m in ds["method"].values]:
+    methods = [str(m) for m in summ["variant"].values]
+    if methods != [str(m) for m in ds["variant"].values]:
         raise ValueError("the summary and the runs list different methods; rerun the experiment")
     acc = float(ds.attrs.get("classifier_accuracy", summ.attrs["classifier_accuracy"]))
     final = int(summ.attrs["final_step"])
@@ -340,9 +347,10 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
         f"### Modes covered and KL at step {final} (mean ± s.e. over seeds)",
         "",
     ]
+    div = count_diverged(ds["status"].values, ds["diverged_step"].values)  # per variant
     rows = []
     for i, m in enumerate(methods):
-        s = summ.isel(method=i)
+        s = summ.isel(variant=i)
         text = _METHOD_TEXT[m]
         if m == "nk":
             text += f", λ = {config.lam_nk}"
@@ -354,7 +362,8 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
             format_pm(s["kl_uniform_mean"], s["kl_uniform_se"], ".2f"),
             f"{int(s['modes_covered_min'])}–{int(s['modes_covered_max'])}"
             if int(s["seeds_counted"]) else "–",
-            f"{int(s['seeds_counted'])} ({int(s['seeds_diverged'])} diverged)",
+            f"{int(s['seeds_counted'])} (diverged: "
+            f"{divergence_text(div.diverged[i], div.members[i], div.first_step[i])})",
         ])
     rows.append(["real digits", f"{config.num_eval:,} held-out stacked digits, same classifier",
                  str(summ.attrs["real_modes_covered"]), f"{summ.attrs['real_kl_uniform']:.3f}",
@@ -367,12 +376,14 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
     # over training
     steps = np.asarray(ds["step"].values)
     cols = save_columns(len(steps), 8)
-    ok = ds["status"] != RESULTS.diverged
-    modes = ds["modes_covered"].where(ok).astype(float)
+    masked = {v: ds[v].copy(data=mask_diverged(ds[v].values, steps, ds["status"].values,
+                                               ds["diverged_step"].values))
+              for v in ("modes_covered", "kl_uniform")}  # NaN from a divergence on
+    modes = masked["modes_covered"]
     header = ["method"] + [f"step {int(steps[c])}" for c in cols]
     rows = []
     for i, m in enumerate(methods):  # positions: `sel` on zarr string coordinates is unreliable
-        mu, se = mean_se(modes.isel(method=i, step=cols).transpose("seed", "step").values)
+        mu, se = mean_se(modes.isel(variant=i, step=cols).transpose("seed", "step").values)
         rows.append([m] + [format_pm(a, b, ".0f") for a, b in zip(mu, se)])
     lines += ["", "### Modes covered over training (mean ± s.e.)", "",
               markdown_table(header, rows), "", "### What holds", "", *_claims(config, summ),
@@ -383,7 +394,7 @@ def report(config: StackedDigitsConfig, results: dict[str, Any], out: Path) -> R
     samples_over_training(ds["samples"].isel(seed=0), save_columns(ds.sizes["step"], 6),
                           title="stacked digits: G(z) for fixed z over training (seed 0)",
                           path=figures[0])
-    mode_coverage_curves(modes, ds["kl_uniform"].where(ok), path=figures[1],
+    mode_coverage_curves(modes, masked["kl_uniform"], path=figures[1],
                          real=(summ.attrs["real_modes_covered"], summ.attrs["real_kl_uniform"]))
     return ReportPart("\n".join(lines), figures)
 

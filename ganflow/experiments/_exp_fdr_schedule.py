@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import FDR_METHODS, FDR_METRICS, FDRMember, fdr_summary
+from ..analysis import (
+    FDR_METHODS,
+    FDR_METRICS,
+    FDRMember,
+    count_diverged,
+    divergence_text,
+    fdr_summary,
+    mask_diverged,
+)
 from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import MixtureOfGaussians
 from ..models import ACTIVATIONS
@@ -106,13 +114,13 @@ def _fdr_game(config: FDRScheduleConfig) -> MixtureOfGaussians:
 def _run_fdr_schedule(config: FDRScheduleConfig, out: Path, options: RunOptions) -> None:
     game = _fdr_game(config)
 
-    def make(method):
-        return FDRMember(game, method, config.eta, config.adam_lr, config.batch_size,
+    def make(schedule):
+        return FDRMember(game, schedule, config.eta, config.adam_lr, config.batch_size,
                          config.window, config.burn_in, config.tol, config.decay,
                          config.eta_min, config.fdr_examples, config.eval_samples, config.fdr1)
 
     keys = seed_keys(config.seeds, root=config.seed, stream=3)
-    res = run_ensemble(make, Sweep(seeds=keys, axes={"method": list(config.methods)}),
+    res = run_ensemble(make, Sweep(seeds=keys, axes={"schedule": list(config.methods)}),
                        config.windows, save_every=config.save_every,
                        folder=RunFolder(out, group="runs", resume=options.resume,
                                         checkpoint_every=config.save_every),
@@ -127,24 +135,33 @@ def _report_fdr_schedule(config: FDRScheduleConfig, results: dict[str, Any], out
     from ..plotting import ensemble_band, fdr_traces
 
     runs, s = results["runs"], results["fdr"]
-    methods = [str(m) for m in s["method"].values]
+    methods = [str(m) for m in s["schedule"].values]
     figures: list[Path] = []
     steps = np.asarray(runs["step"].values) * config.window
+    status, dstep = runs["status"].values, runs["diverged_step"].values  # (seed, schedule)
+    div = count_diverged(status, dstep)
+
+    def masked(name):  # NaN where a seed was frozen after its divergence
+        return runs[name].copy(data=mask_diverged(runs[name].values, runs["step"].values,
+                                                  status, dstep))
+
     for rel, method in (("fdr2", "constant"), ("fdr2", "fdr2"), ("fdr1", "alternating")):
         if method not in methods or f"{rel}_lhs" not in runs:
             continue
-        sel = runs.sel({"method": method})
+        i = methods.index(method)
         path = out / f"fdr_{rel}_{method}.png"
-        fdr_traces(steps[1:], np.asarray(sel[f"{rel}_lhs"].values)[:, 1:],
-                   np.asarray(sel[f"{rel}_rhs"].values)[:, 1:], relation=rel,
+        fdr_traces(steps[1:], masked(f"{rel}_lhs").values[:, i, 1:],
+                   masked(f"{rel}_rhs").values[:, i, 1:], relation=rel,
                    yscale="symlog", xlabel="training step",
                    title=f"{rel.upper()} sides, {method} (mean ± s.e. over "
                          f"{runs.sizes['seed']} seeds)", path=path)
         figures.append(path)
     for name in ("modes_covered", "eta"):
         path = out / f"fdr_{name}.png"
-        ensemble_band(runs[name], by="method", logy=(name == "eta"), path=path,
-                      title=f"{name} over windows of {config.window} steps (mean ± s.e.)")
+        ensemble_band(masked(name), by="schedule", logy=(name == "eta"), path=path,
+                      title=f"{name} over windows of {config.window} steps (mean ± s.e.)",
+                      diverged_marks=True,
+                      reference={"all 8 modes": 8} if name == "modes_covered" else None)
         figures.append(path)
     rows = []
     for m, method in enumerate(methods):
@@ -152,7 +169,7 @@ def _report_fdr_schedule(config: FDRScheduleConfig, results: dict[str, Any], out
         for name in FDR_METRICS:
             row.append(f"{float(s[name].values[m]):.3g} ± {float(s[name + '_se'].values[m]):.2g}")
         row.append(f"{float(s['eta'].values[m]):.3g}")
-        row.append(f"{float(s['diverged_fraction'].values[m]):.2f}")
+        row.append(divergence_text(div.diverged[m], div.members[m], div.first_step[m]))
         rows.append(row)
     parts = [
         f"MLP GAN ({config.width}×{config.depth} hidden, {config.activation}) on the ring of 8 "
@@ -161,9 +178,10 @@ def _report_fdr_schedule(config: FDRScheduleConfig, results: dict[str, Any], out
         f"{config.eta:g}, lowered ×{config.decay:g} (floor {config.eta_min:g}) when the "
         f"window's FDR2 ratio (last {1 - config.burn_in:.0%} of the window) is within "
         f"{config.tol:g} of 1; Adam lr {config.adam_lr:g}.",
-        "### Mode metrics at the end (mean ± standard error over seeds)\n\n" + markdown_table(
-            ["method", "modes covered (of 8)", "high-quality fraction",
-             "KL(p̂ ‖ uniform) [nats]", "final η (mean)", "diverged"], rows),
+        "### Mode metrics at the end (mean ± standard error over the seeds that did not "
+        "diverge)\n\n" + markdown_table(
+            ["schedule", "modes covered (of 8)", "high-quality fraction",
+             "KL(p̂ ‖ uniform) [nats]", "final η (mean)", "seeds diverged"], rows),
     ]
     rows = []
     for rel in ("fdr2", "fdr1"):
@@ -179,7 +197,7 @@ def _report_fdr_schedule(config: FDRScheduleConfig, results: dict[str, Any], out
         "FDR2 is the relation of the simultaneous dynamics (9) and FDR1 of the alternating (10); "
         "for Adam the sides are evaluated with its learning rate and have no stationarity "
         "meaning. 'tail' pools the last quarter of the saves.\n\n"
-        + markdown_table(["relation", "method", "at the end", "last quarter"], rows))
+        + markdown_table(["relation", "schedule", "at the end", "last quarter"], rows))
     lines = []
     if "fdr2" in methods and "constant" in methods:
         i, j = methods.index("fdr2"), methods.index("constant")

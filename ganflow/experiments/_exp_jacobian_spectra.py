@@ -23,8 +23,11 @@ from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
 from ..analysis import (
     LOCAL_VERDICTS,
+    count_diverged,
+    divergence_text,
     format_pm,
     local_verdict,
+    mask_diverged,
     mean_se,
     player_hessian_eigenvalues,
     point_spectra,
@@ -81,9 +84,9 @@ class JacobianSpectraConfig:
     (largest modulus and largest real part, matrix-free Arnoldi on JVPs) of b0 and of the
     consensus field, the top eigenvalues of the update operator (`update_stability`,
     Arnoldi), the players' Hessian extremes (local-Nash test) and the verdict (converges,
-    orbits, diverges) are computed. Writes the groups `spectra_train` (dims seed, method, step:
+    orbits, diverges) are computed. Writes the groups `spectra_train` (dims seed, scheme, step:
     the parameters, `modes_covered`, `high_quality_fraction`, `kl_uniform`) and `spectra`
-    (dims seed, method, step, field, k; a point whose eigensolver fails keeps verdict −1 and
+    (dims seed, scheme, step, field, k; a point whose eigensolver fails keeps verdict −1 and
     NaN, with the reason in the attrs `failed`).
 
     - `kind`: the mixture (ring, grid or grid16)
@@ -219,17 +222,17 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
 
     options = RunOptions() if options is None else options
 
-    def make(method: str) -> SpectraMember:
+    def make(scheme: str) -> SpectraMember:
         """Simultaneous SGD with step η on b0 of the config's loss, or on the consensus field."""
         game = spectra_game(cfg)
-        stabilisers = (st.Consensus(cfg.gamma_consensus),) if method == "consensus" else ()
+        stabilisers = (st.Consensus(cfg.gamma_consensus),) if scheme == "consensus" else ()
         scheme = tr.make_scheme("simultaneous", game,
                                 tr.reference_optimizer("sgd", cfg.learning_rate),
                                 stabilisers=stabilisers, sampler=GameSampler(game, cfg.batch_size))
         return SpectraMember(tr.MoGTrainProblem(game, scheme, 2500, 1))
 
     sweep = Sweep(seeds=seed_keys(cfg.seeds, root=cfg.seed),
-                  axes=[Axis("method", tuple(cfg.methods), static=True)])
+                  axes=[Axis("scheme", tuple(cfg.methods), static=True)])
     res = run_ensemble(make, sweep, cfg.num_steps, save_every=cfg.save_every,
                        folder=RunFolder(out, group="spectra_train", resume=options.resume,
                                         checkpoint_every=checkpoint_interval(cfg.num_steps,
@@ -239,9 +242,9 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
     ds = res.dataset
     game, fields = spectra_fields(cfg)
     unravel, batch = spectra_eval_point(cfg, game)
-    xs = np.asarray(ds["x"].values)  # (seed, method, step, d)
+    xs = np.asarray(ds["x"].values)  # (seed, scheme, step, d)
     steps = np.asarray(ds["step"].values)
-    status = np.asarray(ds["status"].values)
+    status, dstep = np.asarray(ds["status"].values), np.asarray(ds["diverged_step"].values)
     ns, nm, nt, k, nf = cfg.seeds, len(cfg.methods), len(steps), cfg.num_eigs, len(fields)
     shape = (ns, nm, nt, nf)
     arr = {n: np.full(shape + (k,), np.nan, np.float64)
@@ -255,7 +258,8 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
         for m in range(nm):
             for t in range(nt):
                 flat = xs[s, m, t]
-                if not np.all(np.isfinite(flat)) or status[s, m] == int(RESULTS.diverged) and t:
+                frozen = status[s, m] == int(RESULTS.diverged) and steps[t] >= dstep[s, m]
+                if not np.all(np.isfinite(flat)) or frozen:  # no analysis of a frozen state
                     continue
                 x = unravel(jnp.asarray(flat, game.dtype))
                 try:
@@ -279,15 +283,15 @@ def run_spectra(cfg: JacobianSpectraConfig, out: Path, options: RunOptions | Non
                 hess["theta_hess_min"][s, m, t] = a["theta_hess_min"]
                 hess["omega_hess_max"][s, m, t] = a["omega_hess_max"]
                 nash[s, m, t] = int(a["nash"])
-    dims4, dims5 = ("seed", "method", "step", "field"), ("seed", "method", "step", "field", "k")
+    dims4, dims5 = ("seed", "scheme", "step", "field"), ("seed", "scheme", "step", "field", "k")
     data = {n: (dims5, v) for n, v in arr.items()}
     data.update({n: (dims4, v) for n, v in scal.items()})
     data["verdict"] = (dims4, code)
-    data["local_nash"] = (("seed", "method", "step"), nash)
-    data.update({n: (("seed", "method", "step"), v) for n, v in hess.items()})
+    data["local_nash"] = (("seed", "scheme", "step"), nash)
+    data.update({n: (("seed", "scheme", "step"), v) for n, v in hess.items()})
     summary = xr.Dataset(
         data,
-        coords={"seed": np.arange(ns), "method": list(cfg.methods), "step": steps,
+        coords={"seed": np.arange(ns), "scheme": list(cfg.methods), "step": steps,
                 "field": list(fields), "k": np.arange(k)},
         attrs={"verdicts": json.dumps(VERDICTS), "reasons": json.dumps(whys),
                "failed": json.dumps(failed),
@@ -303,7 +307,7 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
     with one seed's reason); the complex-plane figure."""
     ds = results["spectra"]
     train = results.get("spectra_train")
-    methods = [str(m) for m in ds["method"].values]
+    methods = [str(m) for m in ds["scheme"].values]
     fields = [str(f) for f in ds["field"].values]
     steps = np.asarray(ds["step"].values)
     reasons = json.loads(ds.attrs.get("reasons", "{}"))
@@ -318,11 +322,16 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
         f"game's) and consensus b0 − γJᵀb0 (γ = {cfg.gamma_consensus:g}). A save point is not a "
         "stationary point (‖b‖ is listed): the verdict is that of the linearisation there — "
         "would the iteration, started near this point, contract (converge), circle (cycle) or "
-        "expand (diverge), and why.",
+        "expand (diverge), and why. A seed that diverged in training (non-finite, or beyond the "
+        "engine's blow-up bound) is not analysed from its divergence on; the column *diverged* "
+        "counts such seeds by that step.",
         "",
     ]
     header = ["run", "step", "field", "‖b‖", "λ(J) max |·|", "λ(J) max Re", "ρ(I + ηJ)",
-              "local Nash (% seeds)", "verdict (seeds)", "why (seed 0)"]
+              "local Nash (% seeds)", "verdict (seeds)", "diverged", "why (seed 0)"]
+    shape = (ds.sizes["seed"], len(methods))
+    status = np.zeros(shape, int) if train is None else np.asarray(train["status"].values)
+    dstep = np.full(shape, -1) if train is None else np.asarray(train["diverged_step"].values)
     rows = []
     for i, m in enumerate(methods):
         for j, s in enumerate(steps):
@@ -330,14 +339,16 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
                 own = (m == "consensus") == (fname == "consensus")
                 if not own:
                     continue
-                sub = ds.isel(method=i, step=j, field=f)
+                sub = ds.isel(scheme=i, step=j, field=f)
                 codes = np.asarray(sub["verdict"].values)
                 ok = codes >= 0
-                if not ok.any():
+                by_then = count_diverged(np.where(dstep[:, i] <= s, status[:, i], 0),
+                                         dstep[:, i])
+                if not ok.any() and not by_then.diverged:
                     continue
                 lm = sub["lm_re"].values[:, 0] + 1j * sub["lm_im"].values[:, 0]
                 lr = sub["lr_re"].values[:, 0] + 1j * sub["lr_im"].values[:, 0]
-                nash = np.asarray(ds["local_nash"].isel(method=i, step=j).values)
+                nash = np.asarray(ds["local_nash"].isel(scheme=i, step=j).values)
                 counts = {VERDICTS[int(c)]: int(np.sum(codes == c)) for c in np.unique(codes[ok])}
                 rows.append([
                     m, str(int(s)), fname,
@@ -345,7 +356,8 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
                     _cfmt(lm[0]), _cfmt(lr[0]),
                     format_pm(*mean_se(sub["rho"].values), ".6f"),
                     f"{100 * np.mean(nash[nash >= 0] == 1):.0f}" if (nash >= 0).any() else "–",
-                    ", ".join(f"{k} {v}" for k, v in counts.items()),
+                    ", ".join(f"{k} {v}" for k, v in counts.items()) or "–",
+                    divergence_text(*by_then),
                     reasons.get(f"0/{m}/{int(s)}/{fname}", "–"),
                 ])
     lines += [markdown_table(header, rows), ""]
@@ -359,7 +371,7 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
     # what consensus does to the same points
     if "consensus" in fields and "b0" in fields:
         i_b0, i_c = fields.index("b0"), fields.index("consensus")
-        mr = np.asarray(ds["max_re"].values)  # (seed, method, step, field)
+        mr = np.asarray(ds["max_re"].values)  # (seed, scheme, step, field)
         rho = np.asarray(ds["rho"].values)
         lines += [
             "Both fields at every saved point (mean over seeds and save points): "
@@ -371,7 +383,7 @@ def report_spectra(cfg: JacobianSpectraConfig, results: dict[str, Any], out: Pat
             + ". Mescheder et al. (2017) predict that consensus moves the eigenvalues of J "
             "to the left (J − γJᵀJ at a stationary point), away from the imaginary axis.", ""]
     if train is not None:
-        mc = np.asarray(train["modes_covered"].values, float)
+        mc = mask_diverged(train["modes_covered"].values, train["step"].values, status, dstep)
         lines += ["Modes covered at the last save point (mean ± s.e.): " + "; ".join(
             f"{m} {format_pm(*mean_se(mc[:, i, -1]))}" for i, m in enumerate(methods)) + ".", ""]
     figures = _spectra_figure(cfg, ds, methods, fields, steps, out)
@@ -389,9 +401,9 @@ def _spectra_figure(cfg, ds, methods, fields, steps, out: Path) -> list[Path]:
     own = ["consensus" if m == "consensus" else "b0" for m in methods]
     idx = [fields.index(f) if f in fields else 0 for f in own]
 
-    def eigs(key):  # (method, step, seed * k), the field each run followed
+    def eigs(key):  # (scheme, step, seed * k), the field each run followed
         z = np.asarray(ds[f"{key}_re"].values) + 1j * np.asarray(ds[f"{key}_im"].values)
-        z = np.stack([z[:, i, :, f] for i, f in enumerate(idx)])  # (method, seed, step, k)
+        z = np.stack([z[:, i, :, f] for i, f in enumerate(idx)])  # (scheme, seed, step, k)
         return np.moveaxis(z, 1, 2).reshape(len(methods), len(steps), -1)
 
     path = Path(out) / "jacobian_spectra.png"

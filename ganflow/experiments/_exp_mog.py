@@ -5,7 +5,7 @@ beside it on the ring, the 5×5 grid and SGA's 4×4 grid, and the VEEGAN / PacGA
 
 The game is `ganflow.games.MoGNetsGame` (the reference codes' players), each method a scheme of
 `ganflow.training.make_scheme`, each seed × method a `ganflow.training.MoGTrainProblem` run
-through the ensemble engine (methods as a static axis `method`, one compilation each), so runs
+through the ensemble engine (methods as a static axis `variant`, one compilation each), so runs
 are labelled, resumable and bitwise reproducible.
 """
 
@@ -20,8 +20,16 @@ import numpy as np
 
 from .. import plotting, stabilisers as st, training as tr
 from .._checks import check_choice, check_int_at_least, check_positive
-from ..analysis import format_pm, mean_se, nk_coverage_headline, nn_distance_to_data
-from ..engine import RESULTS, Execution, RunFolder, Sweep, run_ensemble, seed_keys
+from ..analysis import (
+    count_diverged,
+    divergence_text,
+    format_pm,
+    mask_diverged,
+    mean_se,
+    nk_coverage_headline,
+    nn_distance_to_data,
+)
+from ..engine import Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..games import GameSampler, MixtureOfGaussians, MoGNetsGame
 from ..models import MLP_INITS
 from ..studies import (
@@ -133,7 +141,7 @@ class MoGConfig:
     batch 512, RMSProp 1e-4, simultaneous, non-saturating, γ = 10; their ring has radius 1,
     ours 2), `sga` Balduzzi et al.'s (deepmind/symplectic-gradient-adjustment: 4×4 grid, 6×384
     ReLU both players, latent 64, batch 256, RMSProp 1e-4, simultaneous, non-saturating,
-    λ = 1 with alignment). Writes the group `mog` (dims seed, method, step: `modes_covered`,
+    λ = 1 with alignment). Writes the group `mog` (dims seed, variant, step: `modes_covered`,
     `high_quality_fraction`, `kl_uniform`, `samples`) and the summary `mog_final` (the
     neural-net distance of the final samples per seed and method, and the data-vs-data floor).
 
@@ -259,7 +267,7 @@ MOG_PRESETS["two-layer-disc"] = dict(
 
 
 def mog_problems(cfg: MoGConfig):
-    """`make(method) -> MoGTrainProblem` for the engine's static axis `method`. Members are
+    """`make(variant) -> MoGTrainProblem` for the engine's static axis `variant`. Members are
     cached per (method, training settings): a method run again with the same settings (in
     another sweep, a resume, a test) is the same object and reuses its compilation."""
     key = dataclasses.replace(cfg, methods=METHODS, seeds=1, seed=0, num_steps=1,
@@ -268,9 +276,9 @@ def mog_problems(cfg: MoGConfig):
 
 
 @functools.lru_cache(maxsize=64)
-def _member(method: str, key: MoGConfig) -> tr.MoGTrainProblem:
-    game = make_game(key, method)
-    return tr.MoGTrainProblem(game, method_scheme(method, key, game), key.num_eval_samples,
+def _member(variant: str, key: MoGConfig) -> tr.MoGTrainProblem:
+    game = make_game(key, variant)
+    return tr.MoGTrainProblem(game, method_scheme(variant, key, game), key.num_eval_samples,
                               key.num_kept_samples)
 
 
@@ -283,7 +291,7 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
 
     options = RunOptions() if options is None else options
     sweep = Sweep(seeds=seed_keys(cfg.seeds, root=cfg.seed),
-                  axes=[Axis("method", tuple(cfg.methods), static=True)])
+                  axes=[Axis("variant", tuple(cfg.methods), static=True)])
     res = run_ensemble(
         mog_problems(cfg), sweep, cfg.num_steps, save_every=cfg.save_every,
         folder=RunFolder(out, group="mog", resume=options.resume,
@@ -294,7 +302,7 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
     )
     if cfg.nnd_restarts < 1:
         return
-    samples = np.asarray(res.dataset["samples"].isel(step=-1).values)  # (seed, method, n, 2)
+    samples = np.asarray(res.dataset["samples"].isel(step=-1).values)  # (seed, variant, n, 2)
     game = make_game(cfg)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, _SALT_NND))(
         seed_keys(samples.shape[0], root=cfg.seed))
@@ -302,11 +310,11 @@ def run_mog(cfg: MoGConfig, out: Path, options: RunOptions | None = None) -> Non
                               num_restarts=cfg.nnd_restarts, num_steps=cfg.nnd_steps)
     ds = xr.Dataset(
         {
-            "nn_distance": (("seed", "method"), nnd.distance),
-            "nn_distance_se": (("seed", "method"), nnd.stderr),
+            "nn_distance": (("seed", "variant"), nnd.distance),
+            "nn_distance_se": (("seed", "variant"), nnd.stderr),
             "nn_distance_floor": (("seed",), nnd.floor),
         },
-        coords={"seed": np.arange(cfg.seeds), "method": list(cfg.methods),
+        coords={"seed": np.arange(cfg.seeds), "variant": list(cfg.methods),
                 "step": int(cfg.num_steps)},
         attrs={"what": "neural-net distance (Arora et al. 2017, WGAN form, clipped 2x32 ReLU "
                        "discriminator) between the final kept samples and fresh data; floor: "
@@ -353,12 +361,13 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
     """Tables (mean ± s.e. over seeds per method, literature beside), the headline check, the
     sample grid and the modes-over-training figure, from the saved results only."""
     ds = results["mog"]
-    methods = [str(m) for m in ds["method"].values]
+    methods = [str(m) for m in ds["variant"].values]
     steps = np.asarray(ds["step"].values)
-    modes = np.asarray(ds["modes_covered"].values, dtype=float)  # (seed, method, step)
-    hq = np.asarray(ds["high_quality_fraction"].values, dtype=float)
-    kl = np.asarray(ds["kl_uniform"].values, dtype=float)
-    status = np.asarray(ds["status"].values)
+    # a diverged seed is frozen at its last good state: NaN from its divergence on
+    status, dstep = np.asarray(ds["status"].values), np.asarray(ds["diverged_step"].values)
+    modes, hq, kl = (mask_diverged(ds[v].values, steps, status, dstep)  # (seed, variant, step)
+                     for v in ("modes_covered", "high_quality_fraction", "kl_uniform"))
+    div = count_diverged(status, dstep)
     num_modes = int(MixtureOfGaussians(cfg.kind).modes.shape[0])
     final = results.get("mog_final")
 
@@ -372,9 +381,12 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
         + f"; base loss {cfg.loss}, {cfg.scheme} updates where the method allows. Metrics of "
         f"{cfg.num_eval_samples} samples per save point: a sample is of high quality within 3 "
         f"std of its nearest mode, a mode is covered by ≥ 1 high-quality sample (PacGAN), KL is "
-        f"the reverse KL of the high-quality samples' mode histogram to uniform (nats).",
+        f"the reverse KL of the high-quality samples' mode histogram to uniform (nats). A seed "
+        f"that diverged (non-finite, or beyond the engine's blow-up bound) is counted in the "
+        f"column *diverged* and left out of every mean from its divergence on.",
         "",
-        f"### Final step ({int(steps[-1])}): mean ± standard error over seeds",
+        f"### Final step ({int(steps[-1])}): mean ± standard error over the seeds that did not "
+        f"diverge",
         "",
     ]
     header = ["method", "modes covered", f"all {num_modes} (% seeds)", "high quality (%)",
@@ -384,14 +396,16 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
         mm, ms = mean_se(modes[:, i, -1])
         hm, hs = mean_se(hq[:, i, -1])
         km, ks = mean_se(kl[:, i, -1])
-        row = [m, format_pm(mm, ms), f"{100 * np.mean(modes[:, i, -1] >= num_modes):.0f}",
+        row = [m, format_pm(mm, ms), f"{100 * np.mean(modes[:, i, -1] >= num_modes):.0f}"
+               if not div.diverged[i] else "–",
                format_pm(hm, hs, ".1f", scale=100.0), format_pm(km, ks)]
         if final is not None and "nn_distance" in final:
-            dm, dse = mean_se(np.asarray(final["nn_distance"].values)[:, i])
+            alive = np.isfinite(modes[:, i, -1])
+            dm, dse = mean_se(np.asarray(final["nn_distance"].values)[alive, i])
             row.append(format_pm(dm, dse, ".3f"))
         else:
             row.append("–")
-        row.append(str(int(np.sum(status[:, i] == int(RESULTS.diverged)))))
+        row.append(divergence_text(div.diverged[i], div.members[i], div.first_step[i]))
         rows.append(row)
     lines += [markdown_table(header, rows), ""]
     if final is not None and "nn_distance_floor" in final:
@@ -409,12 +423,14 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
     # modes over training
     lines += ["### Modes covered over training (mean over seeds)", ""]
     pick = save_columns(len(steps), 9)
-    rows = [[m] + [f"{modes[:, i, j].mean():.2f}" for j in pick] for i, m in enumerate(methods)]
+    rows = [[m] + [format_pm(mean_se(modes[:, i, j])[0], np.nan) for j in pick]
+            for i, m in enumerate(methods)]
     lines += [markdown_table(["method"] + [str(int(steps[j])) for j in pick], rows), ""]
     # the headline
     lines += ["### Headline (Nagarajan–Kolter §4, Fig. 1)", ""]
     if cfg.kind == "ring" and "nk" in methods and "vanilla" in methods:
-        h = nk_coverage_headline(modes, steps, methods, num_modes)
+        # a diverged seed covers no mode from its divergence on
+        h = nk_coverage_headline(np.nan_to_num(modes, nan=0.0), steps, methods, num_modes)
         verdict = "**holds**" if h["holds"] else "**does not hold**"
         txt = (f"Claim: NK covers all 8 modes in ≥ 90% of seeds at a step budget where vanilla "
                f"covers fewer on average, and spreads faster than {cfg.unroll_k}-unrolled. "
@@ -438,25 +454,29 @@ def report_mog(cfg: MoGConfig, results: dict[str, Any], out: Path) -> ReportPart
         lines += ["Not evaluated: it needs the ring with the methods nk and vanilla.", ""]
     lines += ["### Nagarajan–Kolter's penalty with a discriminator that saturates", "",
               _FINDING, ""]
-    figures = _mog_figures(cfg, ds, out)
+    figures = _mog_figures(cfg, ds, modes, out)
     return ReportPart("\n".join(lines), figures)
 
 
-def _mog_figures(cfg: MoGConfig, ds: Any, out: Path) -> list[Path]:
+def _mog_figures(cfg: MoGConfig, ds: Any, modes: np.ndarray, out: Path) -> list[Path]:
     """The generator samples of seed 0 at up to 6 save points per method
-    (`plotting.mog_sample_grid`) and the modes covered over training, mean ± s.e. over seeds
-    (`plotting.ensemble_band`)."""
+    (`plotting.mog_sample_grid`) and the modes covered over training (`modes`, NaN where a seed
+    diverged), mean ± s.e. over seeds, one panel per method (`plotting.ensemble_band`)."""
     steps = [int(s) for s in ds["step"].values]
     cols = save_columns(len(steps), 6)
     samples = np.asarray(ds["samples"].isel(seed=0).values)[:, cols]  # (method, col, n, 2)
     paths = [Path(out) / "mog_samples.png", Path(out) / "mog_modes.png"]
     num_modes = MixtureOfGaussians(cfg.kind).modes.shape[0]
     plotting.mog_sample_grid(samples, [steps[j] for j in cols],
-                             [str(m) for m in ds["method"].values],
+                             [str(m) for m in ds["variant"].values],
                              MixtureOfGaussians(cfg.kind).modes, path=paths[0],
                              title=f"Generator samples over training (seed 0), {cfg.kind}")
-    plotting.ensemble_band(ds["modes_covered"].astype(float), by="method", path=paths[1],
-                           ylabel=f"modes covered (of {num_modes})")
+    plotting.ensemble_band(ds["modes_covered"].copy(data=modes), by="variant", path=paths[1],
+                           ylabel=f"modes covered (of {num_modes})", panels=True,
+                           reference={f"all {num_modes} modes": num_modes},
+                           diverged_marks=True,
+                           title=f"Modes covered over training, {cfg.kind}: mean ± 1 s.e. over "
+                                 f"seeds")
     return paths
 
 

@@ -349,8 +349,10 @@ def _lr_section(config, results, out, figures) -> tuple[list[str], dict[str, Any
                         "final generator loss", "late W1", "u at cap"], rows),
         "",
     ]
-    for var, ylabel, kw in (("accuracy", "discriminator test accuracy", dict(hline=0.5)),
-                            ("generator_loss", "generator loss (test)", dict(hline=target)),
+    for var, ylabel, kw in (("accuracy", "discriminator test accuracy",
+                             dict(hline=0.5, hline_label="chance level ½")),
+                            ("generator_loss", "generator loss (test)",
+                             dict(hline=target, hline_label="loss at D ≡ ½")),
                             ("w1", "W1(generated, test data)", dict(logy=True))):
         plotting.seed_band_panels(ds, var, "optimizer", "lr", ylabel=ylabel,
                                   path=out / f"{var}.png", **kw)

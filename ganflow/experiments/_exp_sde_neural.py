@@ -24,6 +24,7 @@ from ..analysis import (
     WEAK_TEST_FUNCTIONS,
     WeakErrorMember,
     format_pm,
+    interval_verdict,
     local_slope_medians,
     neural_setting,
     weak_adjoints,
@@ -41,6 +42,9 @@ SCHEMES = ("simultaneous", "alternating")
 PROCESSES = WEAK_PROCESSES
 EXPECTED_ORDER = CAO_GUO_WEAK_ORDERS
 _SDE_EQ = {"simultaneous": "eq. 9", "alternating": "eq. 10"}
+ORDER_MARGIN = 0.5
+"""A fitted order at least this far from the claimed one contradicts it (half the way to the
+neighbouring integer orders): `ganflow.analysis.interval_verdict` of the 95 % interval."""
 
 
 _VARIANT_KEYS = {"activation": str, "batch_size": int, "substeps": int, "num_examples": int,
@@ -236,7 +240,8 @@ def _order_cell(ds, v, s, i) -> str:
     text = f"{o:.2f} [{lo:.2f}, {hi:.2f}]"
     if np.isfinite(blo):
         text += f" (MC {blo:.2f}–{bhi:.2f})"
-    return text
+    claimed = EXPECTED_ORDER[str(ds["scheme"].values[s])]
+    return text + f": {interval_verdict(lo, hi, claimed, ORDER_MARGIN)[()]}"
 
 
 def _report_sde_neural(config: SDENeuralConfig, results: dict[str, Any], out: Path
@@ -261,7 +266,11 @@ def _report_sde_neural(config: SDENeuralConfig, results: dict[str, Any], out: Pa
         f"Heun-predictor drift, h = η/{config.substeps}. Orders are least-squares slopes of "
         f"log e on log η over the η ≤ {config.fit_max_eta:g} whose error is at least "
         f"{config.min_z:g} standard errors (95 % t-interval; MC: bootstrap over seeds); "
-        "'unresolved' means fewer than two such η: the error is below the Monte Carlo floor. "
+        "'unresolved (n pt)' means fewer than two such η: the error is below the Monte Carlo "
+        "floor. Each fitted order is judged by its 95 % interval against the claimed order p "
+        f"(`ganflow.analysis.interval_verdict`, margin {ORDER_MARGIN:g}): *consistent* when the "
+        f"interval lies within p ± {ORDER_MARGIN:g}, *contradicted* when it lies beyond, "
+        "*unresolved* when it is too wide to decide (it admits both). "
         f"Arithmetic in {ds.attrs.get('dtype', '?')}.",
     ]
     for v, label in enumerate(labels):
@@ -357,14 +366,15 @@ def _report_sde_neural(config: SDENeuralConfig, results: dict[str, Any], out: Pa
         o = ds["variant_order"].values[v, s]
         lo = ds["variant_order_ci_low"].values[v, s]
         hi = ds["variant_order_ci_high"].values[v, s]
-        fin = np.isfinite(o)
-        held = [tfs[i] for i in range(len(tfs)) if fin[i] and lo[i] <= p <= hi[i]]
-        off = [f"{tfs[i]} ({o[i]:.2f})" for i in range(len(tfs)) if fin[i] and not
-               lo[i] <= p <= hi[i]]
-        unres = [tfs[i] for i in range(len(tfs)) if not fin[i]]
+        said = np.where(np.isfinite(o), interval_verdict(lo, hi, p, ORDER_MARGIN), "unresolved")
+        held = [tfs[i] for i in range(len(tfs)) if said[i] == "consistent"]
+        off = [f"{tfs[i]} ({o[i]:.2f} [{lo[i]:.2f}, {hi[i]:.2f}])" for i in range(len(tfs))
+               if said[i] == "contradicted"]
+        unres = [tfs[i] + (f" ({o[i]:.2f} [{lo[i]:.2f}, {hi[i]:.2f}])" if np.isfinite(o[i])
+                           else " (no fit)") for i in range(len(tfs)) if said[i] == "unresolved"]
         lines.append(
             f"- {scheme} vs {_SDE_EQ[scheme]} (claimed order {p:g}): consistent for "
-            f"{', '.join(held) or 'none'}; not consistent for {', '.join(off) or 'none'}; "
+            f"{', '.join(held) or 'none'}; contradicted for {', '.join(off) or 'none'}; "
             f"unresolved for {', '.join(unres) or 'none'}.")
         # the order is asymptotic: e(η) = Cη^p (1 + O(η)), so the local slopes approach p as η
         # halves; a fit over large η carries the O(η) excess

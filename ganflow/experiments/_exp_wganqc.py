@@ -8,6 +8,7 @@ form (`ganflow.training.WGANQCField`: J = [[0, 1], [−γ, −γ]] on the Dirac-
 """
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..analysis import fit_log_rate, series_verdict, theory_verdicts
+from ..analysis import (
+    count_diverged,
+    divergence_text,
+    fit_log_rate,
+    mask_diverged,
+    mostly_diverged,
+    series_verdict,
+    theory_verdicts,
+)
 from ..engine import AbstractProblem, Execution, RunFolder, Sweep, run_ensemble, seed_keys
 from ..studies import (
     Experiment,
@@ -38,8 +47,9 @@ class WganQcConfig:
     2019, Algorithm 1, with SGD steps so that the closed form applies): WGAN-QC for each γ
     against WGAN with simultaneous GDA (|λ| = sqrt(1 + η²) > 1: spirals out), alternating GDA
     (|λ| = 1: orbits) and alternating GDA with n_d = 5, from `seeds` starts on the unit circle.
-    Writes `results.zarr/dirac` (distance to the equilibrium per seed × case × step),
-    `results.zarr/dirac_summary` (measured rate, ρ(F′), verdicts) and
+    Writes `results.zarr/dirac` (distance to the equilibrium per seed × case × step; each case
+    labelled by its `scheme` and `gamma`), `results.zarr/dirac_summary` (measured rate, ρ(F′),
+    verdicts, diverged seeds and the first step one diverged) and
     `results.zarr/jacobians` (update-map and field Jacobians beside their closed forms).
 
     - `seeds`: starting points, at angles 2πk/seeds on the unit circle
@@ -68,7 +78,7 @@ class WganQcConfig:
 
 
 class DiracMethods(AbstractProblem):
-    """One Dirac-GAN member: the method (static) with γ (traced) from a start on the circle."""
+    """One Dirac-GAN member: the scheme (static) with γ (traced) from a start on the circle."""
 
     eta: float
     num_seeds: int
@@ -80,7 +90,7 @@ class DiracMethods(AbstractProblem):
 
         game = DiracGAN("wgan")
         sgd = optax.sgd(self.eta)
-        method = params["method"]
+        method = params["scheme"]
         if method == "wgan-qc":
             return tr.WGANQC(game, params["gamma"], sgd, batch_size=1)
         b = game.vector_field(population=True)
@@ -124,7 +134,12 @@ def _rho(method: str, gamma: float, eta: float) -> float:
         return float(np.max(np.abs(np.linalg.eigvals(f))))
     if method == "wgan-simultaneous":
         return float(np.sqrt(1 + eta**2))  # |1 ± iη f′(0)|, f′(0) = 1 for the WGAN
-    return 1.0  # alternating GD: eigenvalues on the unit circle for α = sqrt(n_d) η < 2
+    # alternating GD with n_d critic steps: F′ = [[1 − α², −η], [n_d η, 1]], α = sqrt(n_d) η,
+    # det 1, trace 2 − α²: eigenvalues on the unit circle for α < 2, real beyond
+    alpha2 = (5 if method == "wgan-alternating-nd5" else 1) * eta**2
+    if alpha2 < 4:
+        return 1.0
+    return float((alpha2 - 2 + np.sqrt((alpha2 - 2) ** 2 - 4)) / 2)
 
 
 ORBIT_BAND = 2e-4  # |log rate| per step below which a run counts as orbiting
@@ -149,7 +164,7 @@ def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
     res = run_ensemble(
         DiracMethods(config.eta, config.seeds),
         Sweep(seeds=seed_keys(config.seeds, root=config.seed),
-              axes={"method": methods, "gamma": gammas}, cases=True),
+              axes={"scheme": methods, "gamma": gammas}, cases=True),
         config.steps, save_every=save_every,
         folder=RunFolder(out, group="dirac", resume=options.resume,
                          checkpoint_every=checkpoint_interval(config.steps, save_every, 10)),
@@ -159,32 +174,49 @@ def run_wganqc(config: WganQcConfig, out: Path, options: RunOptions) -> None:
     )
     ds = res.dataset
     steps = ds.step.values.astype(float)
-    dist = ds["distance"].values  # (seed, case, step)
+    status, dstep = ds["status"].values, ds["diverged_step"].values  # (seed, case)
+    div = count_diverged(status, dstep)
+    # a diverged seed is frozen at its last good state: its later distances are not data
+    dist = mask_diverged(ds["distance"].values, ds.step.values, status, dstep)
     rates = np.array([[_rate(steps[len(steps) // 5:], dist[s, c, len(steps) // 5:])
                        for c in range(dist.shape[1])] for s in range(dist.shape[0])])
     rho = np.array([_rho(m, g, config.eta) for m, g in zip(methods, gammas)])
     final, start = dist[:, :, -1], dist[:, :, 0]
-    verdicts = [
-        series_verdict(float(np.log(np.nanmedian(rates[:, c]))), ORBIT_BAND,
-                       float(np.max(start[:, c])), float(np.max(final[:, c])),
-                       converged_ratio=CONVERGED_RATIO, blowup_ratio=BLOWUP_RATIO)
-        for c in range(len(methods))
-    ]
+    verdicts = []
+    for c in range(len(methods)):
+        if mostly_diverged(div.diverged[c], div.members[c]):
+            verdicts.append("diverges")
+            rates[:, c] = np.nan  # no rate from frozen states
+            continue
+        alive = np.isfinite(final[:, c])
+        verdicts.append(series_verdict(
+            float(np.log(np.nanmedian(rates[:, c]))), ORBIT_BAND,
+            float(np.max(start[alive, c])), float(np.max(final[alive, c])),
+            converged_ratio=CONVERGED_RATIO, blowup_ratio=BLOWUP_RATIO))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a case with every seed diverged
+        rate_med = np.nanmedian(rates, axis=0)
+        rate_se = (np.nanstd(rates, axis=0, ddof=1) / np.sqrt(max(rates.shape[0], 1))
+                   if rates.shape[0] > 1 else np.full(len(methods), np.nan))
+        fin = np.isfinite(final).all()  # the plain mean and std where no seed diverged
+        final_mean = final.mean(axis=0) if fin else np.nanmean(final, axis=0)
+        final_se = ((final.std(axis=0, ddof=1) / np.sqrt(len(final)) if fin else
+                     np.nanstd(final, axis=0, ddof=1) / np.sqrt(np.isfinite(final).sum(0)))
+                    if len(final) > 1 else np.full(len(methods), np.nan))
     theory = [str(v) for v in theory_verdicts(rho, 1e-9)]
     summary = xr.Dataset(
         {
-            "rate_measured": (("case",), np.nanmedian(rates, axis=0)),
-            "rate_measured_se": (("case",), np.nanstd(rates, axis=0, ddof=1)
-                                 / np.sqrt(max(rates.shape[0], 1)) if rates.shape[0] > 1
-                                 else np.full(len(methods), np.nan)),
+            "rate_measured": (("case",), rate_med),
+            "rate_measured_se": (("case",), rate_se),
             "rho_theory": (("case",), rho),
-            "final_distance_mean": (("case",), final.mean(axis=0)),
-            "final_distance_se": (("case",), final.std(axis=0, ddof=1) / np.sqrt(len(final))
-                                  if len(final) > 1 else np.full(len(methods), np.nan)),
+            "final_distance_mean": (("case",), final_mean),
+            "final_distance_se": (("case",), final_se),
             "verdict": (("case",), np.asarray(verdicts)),
             "verdict_theory": (("case",), np.asarray(theory)),
+            "diverged": (("case",), div.diverged),
+            "diverged_first_step": (("case",), div.first_step),
         },
-        coords={"case": np.arange(len(methods)), "method": ("case", methods),
+        coords={"case": np.arange(len(methods)), "scheme": ("case", methods),
                 "gamma": ("case", gammas)},
     )
     write_summary(out, "dirac_summary", summary)
@@ -224,16 +256,18 @@ def report_wganqc(config: WganQcConfig, results: dict[str, Any], out: Path) -> R
     rows = []
     for c in s.case.values:
         r = s.sel(case=c)
+        ndiv = int(r.diverged) if "diverged" in r else 0
         rows.append([
-            str(r.method.values), "–" if str(r.method.values) != "wgan-qc"
+            str(r.scheme.values), "–" if str(r.scheme.values) != "wgan-qc"
             else f"{float(r.gamma):g}",
             f"{float(r.rho_theory):.6f}", _fmt(float(r.rate_measured)),
             _fmt(float(r.final_distance_mean), float(r.final_distance_se)),
+            divergence_text(ndiv, config.seeds, int(r.diverged_first_step) if ndiv else -1),
             str(r.verdict_theory.values), str(r.verdict.values),
         ])
-    table = markdown_table(["method", "γ", "ρ(F′(0)) theory", "measured rate (median)",
+    table = markdown_table(["scheme", "γ", "ρ(F′(0)) theory", "measured rate (median)",
                             f"‖x − x*‖ after {config.steps} steps (mean ± s.e.)",
-                            "theory", "measured"], rows)
+                            "seeds diverged", "theory", "measured"], rows)
     jrows = []
     for g in jac.gamma.values:
         j = jac.sel(gamma=g)
@@ -246,8 +280,8 @@ def report_wganqc(config: WganQcConfig, results: dict[str, Any], out: Path) -> R
     jtable = markdown_table(["γ", "J of the WGAN-QC field at 0 (ganflow)",
                              "max |J − [[0, 1], [−γ, −γ]]|", "eigenvalues of J",
                              "max |F′ − closed form|"], jrows)
-    qc = s.where(s.method == "wgan-qc", drop=True)
-    others = s.where(s.method != "wgan-qc", drop=True)
+    qc = s.where(s.scheme == "wgan-qc", drop=True)
+    others = s.where(s.scheme != "wgan-qc", drop=True)
     holds = bool((qc.verdict == "converges").all()) and bool(
         (others.verdict != "converges").all())
     agree = int((s.verdict == s.verdict_theory).sum())
@@ -258,7 +292,10 @@ generated samples (ott-jax Sinkhorn, then exact c-transforms), with the regulari
 G(z) = θ, D(x) = ψx) its field has the Jacobian J = [[0, 1], [−γ, −γ]] at the equilibrium
 (eigenvalues (−γ ± √(γ² − 4γ))/2, real parts < 0), where WGAN has ±i. {config.seeds} starts on
 the unit circle, η = {config.eta:g} (SGD, both players), {config.steps} steps; the measured rate
-is the median over seeds of exp(slope of log‖x − x*‖ against the step) after the first fifth.
+is the median over seeds of exp(slope of log‖x − x*‖ against the step) after the first fifth,
+over the seeds that did not diverge (a seed beyond ‖x‖ = 1e8 or non-finite is stopped at its last
+good state and counted; where at least half the seeds diverged the verdict is *diverges* and no
+rate is given).
 
 {table}
 
@@ -274,11 +311,13 @@ WGAN-QC step) beside the block form:
 """
     from ..plotting import distance_curves
 
+    dist = mask_diverged(runs["distance"].values, runs.step.values, runs["status"].values,
+                         runs["diverged_step"].values)  # (seed, case, step)
     curves = {}
-    for c in runs.case.values:
-        m = str(runs["method"].sel(case=c).values)
-        g = float(runs["gamma"].sel(case=c).values)
-        curves[f"{m} (γ = {g:g})" if m == "wgan-qc" else m] = runs["distance"].sel(case=c).values
+    for c in range(runs.sizes["case"]):
+        m = str(runs["scheme"].values[c])
+        g = float(runs["gamma"].values[c])
+        curves[f"{m} (γ = {g:g})" if m == "wgan-qc" else m] = dist[:, c]
     path = Path(out) / "wgan_qc_dirac.png"
     distance_curves(runs.step.values, curves, title="Dirac-GAN: WGAN-QC against WGAN", path=path)
     return ReportPart(md, [path])

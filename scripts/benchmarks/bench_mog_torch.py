@@ -169,7 +169,7 @@ def ring_table(quick: bool) -> dict:
 
         ds = xr.open_zarr(f"{tmp}/results.zarr/mog")
         modes = np.asarray(ds["modes_covered"].isel(step=-1).values, float)
-        summary = {str(m): float(modes[:, i].mean()) for i, m in enumerate(ds["method"].values)}
+        summary = {str(m): float(modes[:, i].mean()) for i, m in enumerate(ds["variant"].values)}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "preset": "quick" if quick else "default",
