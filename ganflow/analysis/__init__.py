@@ -2,6 +2,13 @@
 the neural-net distance and generalisation gap (Arora et al. 2017), convergence verdicts (one
 vocabulary: converges, slow, orbits, diverges) and the convergence atlas."""
 
+from ._arnoldi import (
+    ArnoldiEigs as ArnoldiEigs,
+    arnoldi_eigs as arnoldi_eigs,
+    lanczos_eigs as lanczos_eigs,
+    restart_rng as restart_rng,
+    start_vector as start_vector,
+)
 from ._atlas import (
     Atlas as Atlas,
     atlas_catalogue as atlas_catalogue,
@@ -85,12 +92,18 @@ from ._small_games import (
 )
 from ._spectra import (
     Spectrum as Spectrum,
+    jacobian_eigs as jacobian_eigs,
     jacobian_operator as jacobian_operator,
     jacobian_spectral_radius as jacobian_spectral_radius,
     operator_top_eigenvalues as operator_top_eigenvalues,
     sort_eigenvalues as sort_eigenvalues,
     spectral_abscissa as spectral_abscissa,
     top_eigenvalues as top_eigenvalues,
+)
+from ._spectra_grad import (
+    extreme_eigenvalue as extreme_eigenvalue,
+    jacobian_abscissa as jacobian_abscissa,
+    map_spectral_radius as map_spectral_radius,
 )
 from ._stability import (
     StationaryClassification as StationaryClassification,

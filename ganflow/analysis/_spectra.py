@@ -38,6 +38,7 @@ from jaxtyping import Array, Float
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from ..dynamics import Objective, jacobian, vector_field
+from ._arnoldi import ArnoldiEigs, ArnoldiWhich, arnoldi_eigs, restart_rng, start_vector
 
 Which = Literal["LM", "LR", "SR"]
 _WHICH = ("LM", "LR", "SR")
@@ -72,8 +73,9 @@ class Spectrum(NamedTuple):
     - `eigenvectors`: (d, k) complex, unit norm, in ganflow's flat order (θ first), or None;
     - `residuals`: (k,) $\|J v - λ v\|$ per pair (None on the dense path without vectors);
     - `num_matvecs`: products $J u$ used (0 for the dense path, which uses d JVPs for J);
-    - `method`: "dense" or "arnoldi"; `converged`: False if Arnoldi stopped early (then only
-      the converged pairs are returned).
+    - `method`: "dense", "arnoldi" (ARPACK) or "krylov-schur" (JAX); `converged`: False if
+      Arnoldi stopped early (ARPACK then returns only the converged pairs, Krylov–Schur its
+      best Ritz pairs).
     """
 
     eigenvalues: np.ndarray
@@ -127,8 +129,11 @@ def operator_top_eigenvalues(
     r"""Top-k eigenvalues of a real linear operator given only by `matvec` (flat vectors of size
     `dim`), by ARPACK's implicitly restarted Arnoldi method (`scipy.sparse.linalg.eigs`).
 
-    `ncv` Krylov vectors (default $\max(2k + 1, 3k, 30)$, at most dim − 1), start vector drawn
-    from `seed` (reproducible). Residuals $\|A v - λ v\|$ are recomputed with `matvec`.
+    `ncv` Krylov vectors (default $\max(2k + 1, 3k, 30)$, at most dim − 1). Reproducible bitwise:
+    the start vector is `start_vector(dim, seed)`, and the random vectors that ARPACK asks for
+    during the iteration (after an implicit restart, or on a breakdown; SciPy draws them in
+    Python from OS entropy unless given a generator) come from `restart_rng(seed)`. Residuals
+    $\|A v - λ v\|$ are recomputed with `matvec`.
     """
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 
@@ -142,11 +147,12 @@ def operator_top_eigenvalues(
     op = _CountedOperator(matvec, dtype)
     k_req = min(k + 1, dim - 2)  # one spare: a conjugate pair on the boundary stays whole
     ncv = min(dim - 1, max(2 * k_req + 1, 3 * k_req, 30)) if ncv is None else ncv
-    v0 = np.random.default_rng(seed).standard_normal(dim)
+    v0 = start_vector(dim, seed)
     lin_op = LinearOperator((dim, dim), matvec=op, dtype=np.float64)
     converged = True
     try:
-        vals, vecs = eigs(lin_op, k=k_req, which=which, tol=tol, ncv=ncv, maxiter=maxiter, v0=v0)
+        vals, vecs = eigs(lin_op, k=k_req, which=which, tol=tol, ncv=ncv, maxiter=maxiter, v0=v0,
+                          rng=restart_rng(seed))
     except ArpackNoConvergence as err:
         vals, vecs, converged = err.eigenvalues, err.eigenvectors, False
     vals = np.asarray(vals, dtype=np.complex128)
@@ -218,7 +224,7 @@ def top_eigenvalues(
     *args: Any,
     k: int = 6,
     which: Which = "LR",
-    method: Literal["auto", "dense", "arnoldi"] = "auto",
+    method: Literal["auto", "dense", "arnoldi", "krylov-schur"] = "auto",
     dense_threshold: int = 1000,
     tol: float = 1e-12,
     ncv: int | None = None,
@@ -235,13 +241,19 @@ def top_eigenvalues(
     - `which="SR"`: smallest real part.
 
     `method="auto"` uses the dense Jacobian when $d$ ≤ `dense_threshold`, else matrix-free
-    Arnoldi driven by jitted JVPs of b (see the module docstring). Returns a
-    `Spectrum` with eigenvalues best first, unit eigenvectors in ganflow's flat order, residuals
-    $\|J v - λ v\|$ and the number of matrix–vector products.
+    Arnoldi driven by jitted JVPs of b (see the module docstring): `"arnoldi"` is ARPACK's
+    implicitly restarted Arnoldi on the host (Lehoucq & Sorensen 1996; the reference),
+    `"krylov-schur"` the same filter written in JAX (`jacobian_eigs`, Stewart 2001), which
+    keeps every product on the device. `tol` is the relative residual tolerance of both,
+    `ncv` their Krylov space size (defaults: ARPACK's max(2k + 1, 3k, 30); Krylov–Schur
+    max(2k + 1, 20)), `maxiter` their restarts (ARPACK's default n·10; Krylov–Schur 300) and
+    `seed` their start vector (`start_vector(d, seed)`). Returns a `Spectrum` with eigenvalues
+    best first, unit eigenvectors in ganflow's flat order, residuals $\|J v - λ v\|$ and the
+    number of matrix–vector products.
     """
     k = check_int_at_least("k", k, 1)
     check_choice("which", which, _WHICH)
-    check_choice("method", method, ("auto", "dense", "arnoldi"))
+    check_choice("method", method, ("auto", "dense", "arnoldi", "krylov-schur"))
     check_state(x)
     b = as_field(b)
     dim = int(ravel_pytree(x)[0].size)
@@ -251,6 +263,9 @@ def top_eigenvalues(
         method = "dense" if dim <= dense_threshold or k + 2 > dim else "arnoldi"
     if method == "dense":
         return _dense_spectrum(b, x, args, k, which, return_eigenvectors)
+    if method == "krylov-schur":
+        return _krylov_schur_spectrum(b, x, args, k, which, tol, ncv, maxiter, seed,
+                                      ravel_pytree(x)[0].dtype, return_eigenvectors)
     matvec = jacobian_operator(b, x, *args)
     return operator_top_eigenvalues(
         matvec,
@@ -264,6 +279,60 @@ def top_eigenvalues(
         dtype=ravel_pytree(x)[0].dtype,
         return_eigenvectors=return_eigenvectors,
     )
+
+
+def jacobian_eigs(
+    b: Any,
+    x: Any,
+    *args: Any,
+    k: int = 6,
+    which: ArnoldiWhich = "LR",
+    v0: Float[Array, " d"] | None = None,
+    ncv: int | None = None,
+    tol: float = 1e-12,
+    max_restarts: int = 300,
+) -> ArnoldiEigs:
+    r"""The top-k eigenvalues of the game Jacobian $J(x) = ∂b/∂x$ of a field `b(x, *args)` inside
+    JAX: the Krylov–Schur Arnoldi method (`arnoldi_eigs`) on $u ↦ J u$, one `jax.jvp` of b per
+    product, J never formed. Jittable and vmappable: `jax.vmap` over states x (seeds) and/or
+    start vectors computes every member's spectrum in one call. `v0` defaults to
+    `start_vector(d, 0)` (the start vector of the ARPACK path, so that both agree closely);
+    `which`, `ncv`, `tol`, `max_restarts` as `arnoldi_eigs`. Eigenvectors in ganflow's flat
+    order (θ first). For a NumPy `Spectrum` with true residuals use `top_eigenvalues(...,
+    method="krylov-schur")`; ARPACK (`method="arnoldi"`) stays the reference.
+
+    ```python
+    eigs = jax.jit(jax.vmap(lambda x: jacobian_eigs(b, x, batch, k=10, which="LR")))(xs)
+    eigs.eigenvalues    # (seeds, 10)
+    ```
+    """
+    b = as_field(b)
+    flat, unravel = ravel_pytree(x)
+    if v0 is None:
+        v0 = jnp.asarray(start_vector(flat.size, 0), flat.dtype)
+
+    def matvec(u):
+        return ravel_pytree(jax.jvp(lambda z: b(z, *args), (x,), (unravel(u),))[1])[0]
+
+    return arnoldi_eigs(matvec, jnp.asarray(v0, flat.dtype), k, which, ncv=ncv, tol=tol,
+                        max_restarts=max_restarts)
+
+
+_jacobian_eigs_jit = eqx.filter_jit(jacobian_eigs)
+
+
+def _krylov_schur_spectrum(b, x, args, k, which, tol, ncv, maxiter, seed, dtype,
+                           return_eigenvectors) -> Spectrum:
+    dim = int(ravel_pytree(x)[0].size)
+    v0 = jnp.asarray(start_vector(dim, seed), dtype)
+    k_req = min(k + 1, dim - 1)  # one spare, as the ARPACK path
+    res = _jacobian_eigs_jit(b, x, *args, k=k_req, which=which, v0=v0, ncv=ncv, tol=tol,
+                             max_restarts=300 if maxiter is None else maxiter)
+    vals = np.asarray(res.eigenvalues)[:k]
+    vecs = np.asarray(res.eigenvectors)[:, :k]
+    residuals = _residuals(jacobian_operator(b, x, *args), vals, vecs, dtype)
+    return Spectrum(vals, vecs if return_eigenvectors else None, residuals,
+                    int(res.num_matvecs), "krylov-schur", bool(res.converged))
 
 
 def spectral_abscissa(b: Any, x: Any, *args: Any, **kwargs: Any) -> Float[Array, ""]:

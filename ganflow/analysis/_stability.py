@@ -21,6 +21,7 @@ from jaxtyping import Array, Bool, Complex, Float
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from ..dynamics import as_objective, hvp_omega, hvp_theta, vector_field
+from ._arnoldi import restart_rng
 from ._lanczos import lanczos_extremes
 from ._spectra import (
     as_field,
@@ -256,8 +257,10 @@ def _block_extremes_lanczos(hvp: Callable[[Any], Any], part: Any, tol: float) ->
     )
     v0 = np.random.default_rng(0).standard_normal(dim)
     try:
-        lo = eigsh(op, k=1, which="SA", tol=tol, v0=v0, return_eigenvectors=False)
-        hi = eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
+        lo = eigsh(op, k=1, which="SA", tol=tol, v0=v0, return_eigenvectors=False,
+                   rng=restart_rng(0))  # ARPACK's restart vectors: reproducible bitwise
+        hi = eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False,
+                   rng=restart_rng(0))
     except ArpackError as err:
         # ARPACK stops (info −9) when the Krylov space of v0 is exhausted before its ncv
         # vectors are built: the Hessian is zero or has few distinct eigenvalues (a dead ReLU
