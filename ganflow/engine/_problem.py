@@ -24,12 +24,12 @@ class AbstractProblem(eqx.Module):
     - `step(state, key, t, params) -> state`: one step; `key` is
       `jax.random.fold_in(seed_key, t)` and `t` the int32 index of the step (0-based);
     - `observe(state, params) -> dict[str, Array]`: what to record at each save point (also at
-      step 0); each value becomes a variable of the results with dims (seed, *axes, step, ...);
+      step 0); each value becomes a variable of the results with dims (seed, *axes, step, ...),
+      a pytree value one variable per leaf named by its path (`theta.W1`; `leaf_names`);
     - `finite_part(state)`: the part of the state checked for divergence (default: all of it;
       a member whose checked part is non-finite or exceeds `blowup` is frozen, `diverged`);
     - `outcome(state, params)`: the `RESULTS` code of a member that did not diverge (default
-      `successful`), e.g. `converged` when it met a criterion.
-
+      `successful`), e.g. `converged` when it met a criterion;
     - `observable_state(state)`: what the user's `observables` of `run_ensemble` receive
       (default: the whole state; `training.TrainProblem`: the parameters x = (θ, ω)).
 
