@@ -6,6 +6,15 @@ vector field b0 and its Jacobian J); it need not be a Nash equilibrium (classify
 Levenberg–Marquardt on the pytree x = (θ, ω) with the Jacobian J either dense (small games) or
 matrix-free (JVPs only, GMRES / normal-equation CG inside). A failed search is a result, not an
 exception: `success` is False and `message` says why.
+
+**Derivatives of the stationary point.** $x^*(p)$ solves $b(x^*, p) = 0$, so by the implicit
+function theorem $\partial x^*/\partial p = -J(x^*)^{-1} \partial_p b(x^*, p)$ with
+$J = \partial_x b$. `find_stationary_point` is differentiable with respect to everything the
+field depends on — the arrays inside `b` (a game's data mean and variance, a stabiliser's γ or
+λ), the extra `args` — by exactly that formula (optimistix's `ImplicitAdjoint`): one linear
+solve with $J^\top$ (reverse mode) or J (forward mode) at the returned point, never by
+differentiating through the solver's iterations, so its cost and accuracy do not depend on how
+many Newton steps were taken.
 """
 
 from typing import Any, Literal
@@ -59,12 +68,24 @@ def _make_solver(solver: Any, rtol: float, atol: float, jac: str) -> Any:
     return optx.LevenbergMarquardt(rtol=rtol, atol=atol, linear_solver=lin)
 
 
+def _implicit_adjoint(jac: str) -> optx.ImplicitAdjoint:
+    """The implicit-function-theorem adjoint, its linear solve with J (or Jᵀ) dense or
+    matrix-free like the search's."""
+    lin = (
+        lx.AutoLinearSolver(well_posed=None)
+        if jac == "dense"
+        else lx.GMRES(rtol=1e-12, atol=1e-14, restart=50)
+    )
+    return optx.ImplicitAdjoint(linear_solver=lin)
+
+
 @eqx.filter_jit
-def _solve(b, x0, args, solver, max_steps):
+def _solve(b, x0, args, solver, max_steps, adjoint):
     def fn(y, a):
         return b(y, *a)
 
-    sol = optx.root_find(fn, solver, x0, args, max_steps=max_steps, throw=False)
+    sol = optx.root_find(fn, solver, x0, args, max_steps=max_steps, throw=False,
+                         adjoint=adjoint)
     norm = jnp.linalg.norm(ravel_pytree(b(sol.value, *args))[0])
     return sol.value, sol.result, norm, sol.stats["num_steps"]
 
@@ -89,6 +110,13 @@ def find_stationary_point(
     iteration one JVP (or VJP) of b. `rtol`, `atol` are the solver's step tolerances; success also
     needs $\|b(x)\|_2 ≤$ `tol`. Never raises for a failed search.
 
+    **Derivatives** (module doc): `jax.grad`/`jax.jacfwd` of the returned `x` with respect to
+    the arrays in `b` and `args` is $-J(x)^{-1}\,\partial_p b(x)$ at the returned x (the
+    implicit function theorem, optimistix's `ImplicitAdjoint`; cost: one extra linear solve
+    with J, dense or matrix-free as `jac`). Under a JAX transformation (`jit`, `grad`, `vmap`)
+    `success` and `field_norm` are arrays as usual but `message` cannot be computed: it then
+    says so.
+
     **Example**
 
     ```python
@@ -107,7 +135,9 @@ def find_stationary_point(
     )
     check_state(x0, "x0")
     solver = _make_solver(solver, rtol, atol, jac)
-    x, result, norm, steps = _solve(b, x0, tuple(args), solver, max_steps)
+    x, result, norm, steps = _solve(b, x0, tuple(args), solver, max_steps, _implicit_adjoint(jac))
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves((x, norm))):
+        return _traced_search(b, x0, args, x, result, norm, steps, tol)
     finite = bool(jnp.all(jnp.isfinite(ravel_pytree(x)[0])))
     if not finite:  # e.g. Newton with a singular J: keep a usable point
         x, norm = x0, jnp.linalg.norm(ravel_pytree(b(x0, *args))[0])
@@ -122,4 +152,15 @@ def find_stationary_point(
     else:
         message = f"the solver stopped at a point with ||b(x)|| = {float(norm):.3e} > tol = {tol:g}"
     success = jnp.asarray(solver_ok and norm_ok)
+    return StationarySearch(x, success, norm, jnp.asarray(steps), message)
+
+
+def _traced_search(b, x0, args, x, result, norm, steps, tol) -> StationarySearch:
+    """`find_stationary_point`'s outcome as arrays (inside jit/grad/vmap): the same rules, with
+    `where` instead of Python branches."""
+    finite = jnp.all(jnp.isfinite(ravel_pytree(x)[0]))
+    x = jax.tree_util.tree_map(lambda a, a0: jnp.where(finite, a, a0), x, x0)
+    norm = jnp.where(finite, norm, jnp.linalg.norm(ravel_pytree(b(x0, *args))[0]))
+    success = (result == optx.RESULTS.successful) & finite & jnp.isfinite(norm) & (norm <= tol)
+    message = "unknown under a JAX transformation: see success and field_norm"
     return StationarySearch(x, success, norm, jnp.asarray(steps), message)

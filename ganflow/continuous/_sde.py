@@ -23,6 +23,13 @@ eq. 13). The SDEs are Itô SDEs.
   (`diffrax.VirtualBrownianTree`, any steps). The adjoint is `diffrax.ForwardMode()` (no
   backpropagation through the solve).
 
+**Derivatives** (`adjoint=`): with a diffrax adjoint, e.g. `diffrax.RecursiveCheckpointAdjoint()`,
+the paths are one pure diffrax solve per seed over $[t_0, t_1]$, vmapped over the seeds, which
+`jax.grad` differentiates with respect to x0 and every array inside the SDE (the drift's
+parameters, a diffusion's η or σ): the **pathwise** derivative of each path, its Brownian path
+held fixed by its key (counter-based or a `VirtualBrownianTree`). It runs in memory, outside the
+ensemble engine (no folder, chunks or sharding), and gives the engine's paths to rounding.
+
 Either way the ensemble is vmapped (never a Python loop) over the seeds, each seed's path is a
 function of its own key, a blown-up seed gets status `nonfinite` without touching the others,
 and with more than one device the seed axis is sharded: both paths are problems of the
@@ -66,7 +73,7 @@ from ._random import (
     batch_tree_normals_block,
     stream_key_data,
 )
-from ._solution import SDESolution
+from ._solution import SDESolution, _first_nonfinite
 
 _tmap = jax.tree_util.tree_map
 
@@ -366,6 +373,96 @@ def _engine_solution(res, ts, treedef, method, with_result, step_time) -> SDESol
 
 
 # ---------------------------------------------------------------------------------------------
+# the differentiable path
+
+
+def _check_adjoint(adjoint, method, brownian, folder, execution) -> None:
+    if not isinstance(adjoint, diffrax.AbstractAdjoint):
+        raise ValueError("adjoint must be a diffrax adjoint (e.g. "
+                         f"diffrax.RecursiveCheckpointAdjoint()), got {type(adjoint).__name__}")
+    if isinstance(adjoint, diffrax.BacksolveAdjoint):
+        raise ValueError("BacksolveAdjoint is not offered for the SDEs (it needs a Stratonovich "
+                         "solver and a reversible Brownian path): use "
+                         "diffrax.RecursiveCheckpointAdjoint() for the pathwise derivative")
+    if method == "scan":
+        raise ValueError("a differentiable ensemble (adjoint=...) runs the diffrax path: pass "
+                         "method='auto' or 'diffrax'")
+    if brownian == "unsafe" and not isinstance(adjoint, diffrax.ForwardMode):
+        raise ValueError("brownian='unsafe' cannot be differentiated in reverse mode (its "
+                         "increments are not reproducible): use brownian='counter' or 'virtual'")
+    if folder is not None or execution is not None:
+        raise ValueError("a differentiable ensemble (adjoint=...) runs in memory, outside the "
+                         "ensemble engine: pass neither folder nor execution")
+
+
+def _differentiable_ensemble(sde, x0s, t0, t1, dt, keys, n_steps, save_every, solver, brownian,
+                             rtol, atol, brownian_tol, max_steps, throw, adjoint, dtype):
+    """Each seed's path as one `diffeqsolve` over [t0, t1] (fixed steps on the grid
+    t0 + k dt, or adaptive with a `VirtualBrownianTree`), vmapped over the seeds."""
+    sde.check(_tmap(lambda a: a[0], x0s))  # trace time: before anything compiles
+    adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
+        solver, diffrax.Euler)
+    if adaptive and brownian != "virtual":
+        raise ValueError(f"adaptive {type(solver).__name__} needs brownian='virtual'")
+    if adaptive:
+        controller = diffrax.PIDController(rtol=check_positive("rtol", rtol),
+                                           atol=check_positive("atol", atol))
+        max_steps = 16**4 if max_steps is None else max_steps
+    else:
+        grid = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * jnp.arange(n_steps + 1,
+                                                                           dtype=dtype)
+        controller = diffrax.StepTo(ts=grid.at[-1].set(jnp.asarray(t1, dtype)))
+        max_steps = n_steps + 8 if max_steps is None else max_steps
+    max_steps = check_int_at_least("max_steps", max_steps, 1)
+    tol = dt / 8 if brownian_tol is None else check_positive("brownian_tol", brownian_tol)
+    ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
+        n_steps // save_every + 1, dtype=dtype)
+    ts = ts.at[-1].set(jnp.asarray(t1, dtype))
+    xs, result = _solve_paths(sde, x0s, keys, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype),
+                              jnp.asarray(dt, dtype), ts, solver, brownian, controller,
+                              None if not adaptive else jnp.asarray(dt, dtype), max_steps,
+                              jnp.asarray(tol, dtype), adjoint)
+    status = _code_to_results(result)
+    bad, t_bad = jax.vmap(lambda x: _first_nonfinite(ts, x, 0))(xs)
+    status = jnp.where(bad, RESULTS.diverged, status)
+    sol = SDESolution(ts, xs, status, t_bad, result, "diffrax")
+    if throw and not isinstance(status, jax.core.Tracer) and bool(
+            np.any(np.asarray(status) != RESULTS.successful)):
+        raise RuntimeError("an ensemble member failed (status != successful): "
+                           f"{RESULTS.summary(status)}")
+    return sol
+
+
+@eqx.filter_jit
+def _solve_paths(sde, x0s, keys, t0, t1, dt, ts, solver, brownian, controller, dt0, max_steps,
+                 tol, adjoint):
+    levy = _solver_levy(solver)
+
+    def one(x0, key):
+        structure = sde.diffusion.noise_structure(x0)
+        if brownian == "counter":
+            path = CounterBrownianPath(structure, key, t0, dt, levy_area=levy)
+        elif brownian == "unsafe":
+            path = diffrax.UnsafeBrownianPath(
+                structure, jax.random.fold_in(key, STREAM_BROWNIAN), levy_area=levy)
+        else:
+            path = diffrax.VirtualBrownianTree(
+                t0, t1, tol, structure, jax.random.fold_in(key, STREAM_BROWNIAN), levy_area=levy)
+        terms = diffrax.MultiTerm(
+            diffrax.ODETerm(lambda tt, y, a: sde.drift(y, *sde.args)),
+            diffrax.ControlTerm(lambda tt, y, a: sde.diffusion.operator(tt, y), path),
+        )
+        sol = diffrax.diffeqsolve(
+            terms, solver, t0, t1, dt0, x0, saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=controller, adjoint=adjoint, max_steps=max_steps, throw=False,
+        )
+        return sol.ys, jnp.asarray(sol.result._value, jnp.int32)
+
+    xs, result = jax.vmap(one)(x0s, keys)
+    return xs, result
+
+
+# ---------------------------------------------------------------------------------------------
 # public entry points
 
 
@@ -389,6 +486,7 @@ def sde_ensemble(
     throw: bool = False,
     folder: RunFolder | None = None,
     execution: Execution | None = None,
+    adjoint: diffrax.AbstractAdjoint | None = None,
 ) -> SDESolution:
     r"""An ensemble of paths of `sde`, one per key, from x0 at t0 to t1 on the grid of step dt.
 
@@ -406,7 +504,14 @@ def sde_ensemble(
       checkpoints, resume or overwrite (default: in memory only);
     - `execution`: a `ganflow.engine.Execution`: seeds per chunk, sharding over devices
       (default: when more than one is present), the unroll factor of the step loop, a progress
-      bar (default: none). Neither changes a number of the result.
+      bar (default: none). Neither changes a number of the result;
+    - `adjoint`: `None` (default) runs through the ensemble engine as above, not
+      differentiable. A diffrax adjoint makes the ensemble differentiable (module doc,
+      **Derivatives**): `diffrax.RecursiveCheckpointAdjoint()` for `jax.grad` (reverse mode
+      through the solver's steps with recursive checkpointing: the pathwise derivative of the
+      computed paths, memory O(log) of the steps' states per seed), `diffrax.ForwardMode()`
+      for `jax.jvp`. It needs the diffrax path (`method="auto"` or `"diffrax"`),
+      `brownian="counter"` or `"virtual"`, and neither `folder` nor `execution`.
 
     Returns an `SDESolution` with `xs` leaves of shape (seeds, T, ...).
     """
@@ -423,6 +528,9 @@ def sde_ensemble(
         raise ValueError(f"solver must be a diffrax solver, got {type(solver).__name__}")
     _check_solver(solver, sde.diffusion)
     is_euler = type(solver) is diffrax.Euler
+    if adjoint is not None:
+        _check_adjoint(adjoint, method, brownian, folder, execution)
+        method = "diffrax"
     if method == "auto":
         method = "scan" if is_euler and brownian == "counter" else "diffrax"
     if method == "scan" and not (is_euler and brownian == "counter"):
@@ -435,6 +543,11 @@ def sde_ensemble(
     n_saves = n_steps // save_every
     ts = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * save_every * jnp.arange(
         n_saves + 1, dtype=dtype)
+    if adjoint is not None:
+        return _differentiable_ensemble(
+            sde, x0s, t0, t1, dt, keys, n_steps, save_every, solver, brownian, rtol, atol,
+            brownian_tol, max_steps, throw, adjoint, dtype,
+        )
     common = dict(inputs=x0s, blowup=np.inf, check="save", folder=folder,
                   execution=front_door_execution(execution),
                   name=f"sde_ensemble ({method})")
@@ -478,7 +591,17 @@ def sde_ensemble(
 def solve_sde(sde: SDE, x0: Any, t0: float, t1: float, *, dt: float, key: Any,
               **kwargs: Any) -> SDESolution:
     """One path of `sde` (an ensemble of one, no seed axis in the result); `kwargs` as for
-    `sde_ensemble`. The path equals the ensemble member with the same key."""
+    `sde_ensemble`. The path equals the ensemble member with the same key. With
+    `adjoint=diffrax.RecursiveCheckpointAdjoint()` it is differentiable (the pathwise
+    derivative, its Brownian path fixed by `key`; see `sde_ensemble`)."""
+    if kwargs.get("adjoint") is not None:
+        key = jnp.asarray(key) if not hasattr(key, "dtype") else key
+        keys = key[None] if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else \
+            jnp.asarray(key)[None]
+        sol = sde_ensemble(sde, x0, t0, t1, dt=dt, keys=keys, **kwargs)
+        strip = lambda a: a[0]  # noqa: E731
+        return SDESolution(sol.ts, _tmap(strip, sol.xs), sol.status[0], sol.t_nonfinite[0],
+                           _tmap(strip, sol.result), sol.method)
     key = jnp.asarray(key) if not hasattr(key, "dtype") else key
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         keys = key[None]
