@@ -71,7 +71,9 @@ def test_gda_derivative_in_eta_and_x0_is_that_of_the_matrix_power(name, scheme):
     want_dx0 = np.linalg.matrix_power(M, N)
     scale = np.max(np.abs(want_deta))
     results = {}
-    for ck in ("sqrt", "none", 7):  # blocks of 7: five blocks and a remainder of 5
+    variants = ("sqrt", "none", 7) if (name, scheme) == ("bilinear", "alternating") else (
+        "sqrt", "none")
+    for ck in variants:  # blocks of 7: five blocks and a remainder of 5
         both = jax.jit(lambda e, x, ck=ck: (final(e, x, ck),
                                             jax.jacrev(final, argnums=(0, 1))(e, x, ck)))
         x, (deta, dx0) = both(eta, flat0)
@@ -81,7 +83,8 @@ def test_gda_derivative_in_eta_and_x0_is_that_of_the_matrix_power(name, scheme):
         results[ck] = np.asarray(deta)
     # checkpointing recomputes the same operations: equal to rounding
     np.testing.assert_allclose(results["sqrt"], results["none"], rtol=1e-14, atol=0)
-    np.testing.assert_allclose(results[7], results["none"], rtol=1e-14, atol=0)
+    if 7 in results:
+        np.testing.assert_allclose(results[7], results["none"], rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("name", ["dirac-wgan", "bilinear"])
@@ -153,7 +156,7 @@ def _schemes(eta):
     }
 
 
-_SLOW_SCHEMES = ("lss", "sga", "ttur")
+_SLOW_SCHEMES = ("lss", "sga", "ttur", "extragradient", "optimistic", "ema", "nk")
 
 
 @pytest.mark.parametrize("name", [
