@@ -34,6 +34,14 @@ from ._gan_training import (
     gan_training_summary as gan_training_summary,
     lsgd_optimizer as lsgd_optimizer,
 )
+from ._hypersearch import (
+    HyperSearch as HyperSearch,
+    dirac_stabilised_optimum as dirac_stabilised_optimum,
+    dirac_stabilised_rate as dirac_stabilised_rate,
+    gradient_search as gradient_search,
+    grid_points as grid_points,
+    grid_search as grid_search,
+)
 from ._lanczos import (
     LanczosExtremes as LanczosExtremes,
     has_positive_curvature as has_positive_curvature,

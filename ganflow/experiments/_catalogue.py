@@ -69,6 +69,11 @@ CATALOGUE: dict[str, CatalogueEntry] = {
         "_exp_wganqc", "30 s",
         "Liu et al. 2019 / slides: WGAN-QC converges on the Dirac-GAN where WGAN orbits or "
         "diverges; its Jacobian against the block form"),
+    "hypergradient": CatalogueEntry(
+        "_exp_hypergradient", "3 min",
+        "tuning (η, γ) of consensus and (η, λ) of the NK penalty by gradient through ρ(F′) on "
+        "the Dirac-GAN (against its closed-form optimum) and through N training steps of the "
+        "MoG ring GAN (Sinkhorn divergence), beside a grid search of the same compute"),
     "suite": CatalogueEntry(
         "_exp_suite", "1 min",
         "several experiments in one folder with one report (the default job: the small-game "

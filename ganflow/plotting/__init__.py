@@ -26,6 +26,7 @@ from ._game_spectra import (
     gridded_field as gridded_field,
     phase_plane_row as phase_plane_row,
 )
+from ._hyper import hyper_search_map as hyper_search_map
 from ._meanfield import (
     PHASE_COLOURS as PHASE_COLOURS,
     mean_field_concentration as mean_field_concentration,
