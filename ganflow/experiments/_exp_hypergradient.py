@@ -110,7 +110,7 @@ def _stabiliser(name: str, weight: Any):
 
 
 def _grid_num(config: HypergradientConfig, steps: int) -> int:
-    return max(2, int(np.sqrt(config.grad_cost * steps)))
+    return max(2, round(float(np.sqrt(config.grad_cost * steps))))
 
 
 def _search_pair(objective, config, steps, lower, upper):
