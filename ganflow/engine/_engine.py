@@ -1132,7 +1132,10 @@ def _traced(fn, bound, lay, traced_params, *args):
     except StateError as e:
         raise state_error("", e, {}) from None
     except TRACE_ERRORS as e:
-        found = _diagnose(bound, lay, traced_params, e)
+        try:
+            found = _diagnose(bound, lay, traced_params, e)
+        except Exception:  # the diagnosis itself failed: the original error stands
+            found = None
         if found is None:
             raise
         raise found from None
