@@ -23,6 +23,7 @@ import equinox as eqx
 import jax
 
 from .._custom_types import State
+from .._hyper import value_eq, value_hash
 from ..dynamics import AbstractField, Objective, as_objective, vector_field
 from ..games import AbstractGame, AbstractGANGame
 
@@ -37,6 +38,12 @@ class AbstractStabiliser(eqx.Module):
     interpolation weights, sampled instance noise): their fields are called as
     `b(x, batch, key)` with a PRNG key after the batch.
     """
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
 
     def objective(self, objective: Objective, game: AbstractGame | None) -> Objective:
         """The players' modified objectives (loss-level change); default: unchanged."""
@@ -95,6 +102,12 @@ class Stabilised(AbstractField):
     - `needs_key`: call as `b(x, batch, key)` when True (a minibatch game with WGAN-GP or
       sampled instance noise); population fields never need a key.
     """
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
 
     objective: Objective
     field: Callable[..., Any]

@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._checks import check_choice, check_int_at_least, check_positive
+from .._checks import check_choice, check_int_at_least
 from .._custom_types import State
+from .._hyper import hyperparameter
 from ..dynamics import Objective
 from ..games import AbstractGame
 from ._base import AbstractStabiliser
@@ -111,7 +112,7 @@ class WeightClipping(AbstractStabiliser):
     c: Any
 
     def __init__(self, c: ArrayLike = 0.01):
-        self.c = check_positive("c", c)
+        self.c = hyperparameter("c", c)
 
     def project(self, x: State) -> State:
         theta, omega = x

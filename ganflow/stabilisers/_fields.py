@@ -17,6 +17,7 @@ import lineax as lx
 from jaxtyping import ArrayLike
 
 from .._checks import check_int_at_least, check_positive
+from .._hyper import hyperparameter, value_eq, value_hash
 from ..dynamics import Objective
 from ._base import AbstractStabiliser
 
@@ -45,6 +46,12 @@ def _linearize_both(b: Callable[..., Any], x: Any, args: tuple):
 
 
 class _ConsensusField(eqx.Module):
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
     b: Callable[..., Any]
     gamma: Any
 
@@ -68,7 +75,7 @@ class Consensus(AbstractStabiliser):
     gamma: Any
 
     def __init__(self, gamma: ArrayLike):
-        self.gamma = check_positive("gamma", gamma, allow_zero=True)
+        self.gamma = hyperparameter("gamma", gamma, allow_zero=True)
 
     def field(self, b: Callable[..., Any], objective: Objective) -> Callable[..., Any]:
         del objective
@@ -80,10 +87,16 @@ class Consensus(AbstractStabiliser):
 
 
 class _SGAField(eqx.Module):
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
     b: Callable[..., Any]
     lam: Any
     align: bool = eqx.field(static=True)
-    eps: float = eqx.field(static=True)
+    eps: Any
 
     def __call__(self, x, *args):
         value, jmap, jtmap = _linearize_both(self.b, x, args)
@@ -119,12 +132,12 @@ class SGA(AbstractStabiliser):
 
     lam: Any
     align: bool = eqx.field(static=True)
-    eps: float = eqx.field(static=True)
+    eps: Any
 
-    def __init__(self, lam: ArrayLike, align: bool = False, eps: float = 0.1):
-        self.lam = check_positive("lam", lam, allow_zero=True)
+    def __init__(self, lam: ArrayLike, align: bool = False, eps: ArrayLike = 0.1):
+        self.lam = hyperparameter("lam", lam, allow_zero=True)
         self.align = bool(align)
-        self.eps = float(check_positive("eps", eps, allow_zero=True))
+        self.eps = hyperparameter("eps", eps, allow_zero=True)
 
     def field(self, b: Callable[..., Any], objective: Objective) -> Callable[..., Any]:
         del objective
@@ -142,6 +155,12 @@ def _lss_lambda(xi1: Any, xi2: Any, value: Any) -> jax.Array:
 
 
 class _LSSField(eqx.Module):
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
     b: Callable[..., Any]
     xi1: Any
     xi2: Any
@@ -198,8 +217,8 @@ class LSS(AbstractStabiliser):
         atol: float = 1e-12,
         max_steps: int = 256,
     ):
-        self.xi1 = check_positive("xi1", xi1, allow_zero=True)
-        self.xi2 = check_positive("xi2", xi2, allow_zero=True)
+        self.xi1 = hyperparameter("xi1", xi1, allow_zero=True)
+        self.xi2 = hyperparameter("xi2", xi2, allow_zero=True)
         self.rtol = float(check_positive("rtol", rtol, allow_zero=True))
         self.atol = float(check_positive("atol", atol, allow_zero=True))
         self.max_steps = check_int_at_least("max_steps", max_steps, 1)
@@ -225,6 +244,12 @@ class LSSTwoTimescale(eqx.Module):
     `init_phi(x)` (zeros). The step sizes (a_k, b_k) belong to the training scheme.
     """
 
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
+
     b: Callable[..., Any]
     xi1: Any
     xi2: Any
@@ -233,8 +258,8 @@ class LSSTwoTimescale(eqx.Module):
         if not callable(b):
             raise ValueError(f"LSSTwoTimescale needs a field b(x, *args), got {type(b).__name__}")
         self.b = b
-        self.xi1 = check_positive("xi1", xi1, allow_zero=True)
-        self.xi2 = check_positive("xi2", xi2, allow_zero=True)
+        self.xi1 = hyperparameter("xi1", xi1, allow_zero=True)
+        self.xi2 = hyperparameter("xi2", xi2, allow_zero=True)
 
     @staticmethod
     def init_phi(x: Any) -> Any:

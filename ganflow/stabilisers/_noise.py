@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
-from .._checks import check_choice, check_int_at_least, check_positive
+from .._checks import check_choice, check_int_at_least
+from .._hyper import hyperparameter
 from .._quadrature import normal_rule
 from ..dynamics import Objective
 from ..games import AbstractGame
@@ -105,7 +106,7 @@ class InstanceNoise(AbstractStabiliser):
     num_nodes: int = eqx.field(static=True)
 
     def __init__(self, sigma: ArrayLike, mode: str = "sampled", num_nodes: int = 40):
-        self.sigma = check_positive("sigma", sigma, allow_zero=True)
+        self.sigma = hyperparameter("sigma", sigma, allow_zero=True)
         self.mode = check_choice("mode", mode, ("sampled", "expected"))
         self.num_nodes = check_int_at_least("num_nodes", num_nodes, 1)
 

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
-from .._checks import check_positive, scalar_logit
+from .._checks import scalar_logit
+from .._hyper import hyperparameter
 from .._quadrature import legendre_rule_01
 from ..dynamics import Objective, as_objective, hessian_blocks
 from ..games import AbstractGame, AbstractGANGame
@@ -98,7 +99,7 @@ class R1(AbstractStabiliser):
     gamma: Any
 
     def __init__(self, gamma: ArrayLike):
-        self.gamma = check_positive("gamma", gamma, allow_zero=True)
+        self.gamma = hyperparameter("gamma", gamma, allow_zero=True)
 
     def objective(self, objective: Objective, game: AbstractGame | None) -> Objective:
         game = require_gan_game(self, game)
@@ -118,7 +119,7 @@ class R2(AbstractStabiliser):
     gamma: Any
 
     def __init__(self, gamma: ArrayLike):
-        self.gamma = check_positive("gamma", gamma, allow_zero=True)
+        self.gamma = hyperparameter("gamma", gamma, allow_zero=True)
 
     def objective(self, objective: Objective, game: AbstractGame | None) -> Objective:
         game = require_gan_game(self, game)
@@ -190,8 +191,8 @@ class WGANGP(AbstractStabiliser):
     num_nodes: int = eqx.field(static=True)
 
     def __init__(self, lam: ArrayLike, target: ArrayLike = 1.0, num_nodes: int = 16):
-        self.lam = check_positive("lam", lam, allow_zero=True)
-        self.target = check_positive("target", target, allow_zero=True)
+        self.lam = hyperparameter("lam", lam, allow_zero=True)
+        self.target = hyperparameter("target", target, allow_zero=True)
         self.num_nodes = int(num_nodes)
 
     @property
@@ -236,7 +237,7 @@ class NagarajanKolter(AbstractStabiliser):
     lam: Any
 
     def __init__(self, lam: ArrayLike):
-        self.lam = check_positive("lam", lam, allow_zero=True)
+        self.lam = hyperparameter("lam", lam, allow_zero=True)
 
     def objective(self, objective: Objective, game: AbstractGame | None) -> Objective:
         del game

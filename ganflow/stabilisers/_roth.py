@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
-from .._checks import check_positive, scalar_logit
+from .._checks import scalar_logit
+from .._hyper import hyperparameter
 from ..dynamics import Objective
 from ..games import AbstractGame, AbstractGANGame
 from ._base import AbstractStabiliser, require_gan_game
@@ -92,7 +93,7 @@ class Roth(AbstractStabiliser):
     gamma: Any
 
     def __init__(self, gamma: ArrayLike):
-        self.gamma = check_positive("gamma", gamma, allow_zero=True)
+        self.gamma = hyperparameter("gamma", gamma, allow_zero=True)
 
     def objective(self, objective: Objective, game: AbstractGame | None) -> Objective:
         game = require_gan_game(self, game)

@@ -18,6 +18,10 @@ from ._layers import (
 from ._mog import MoGTrainProblem as MoGTrainProblem
 from ._optimizers import (
     REFERENCE_OPTIMIZERS as REFERENCE_OPTIMIZERS,
+    Optimizer as Optimizer,
+    as_optimizer as as_optimizer,
+    check_descending as check_descending,
+    optimizer as optimizer,
     reference_optimizer as reference_optimizer,
 )
 from ._run import (
@@ -36,10 +40,10 @@ from ._schemes import (
     CompetitiveGD as CompetitiveGD,
     Extragradient as Extragradient,
     OptimisticGDA as OptimisticGDA,
+    RobbinsMonro as RobbinsMonro,
     SimultaneousGDA as SimultaneousGDA,
     TrainState as TrainState,
     Unrolled as Unrolled,
-    as_optimizer as as_optimizer,
     make_scheme as make_scheme,
     robbins_monro as robbins_monro,
 )

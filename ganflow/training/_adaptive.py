@@ -33,6 +33,7 @@ import optax
 from jaxtyping import Array, Float
 
 from .._checks import check_positive
+from ._optimizers import optimizer
 
 _tmap = jax.tree_util.tree_map
 
@@ -142,8 +143,17 @@ def scale_by_mounjid_guo(
     """
     check_positive("eta_bar", eta_bar)
     check_positive("u_max", u_max)
-    if not (groups in ("leaf", "all") or callable(groups) or not isinstance(groups, str)):
+    _check_groups(groups)
+    return _scale_by_mounjid_guo(eta_bar, u_max, groups, newton)
+
+
+def _check_groups(groups: Any) -> None:
+    if isinstance(groups, str) and groups not in ("leaf", "all"):
         raise ValueError(f"unknown groups {groups!r}; expected 'leaf', 'all', labels or a callable")
+
+
+def _scale_by_mounjid_guo(eta_bar, u_max, groups, newton) -> optax.GradientTransformationExtraArgs:
+    """`scale_by_mounjid_guo` without its checks (its values may be traced)."""
 
     def init_fn(params):
         if newton:
@@ -169,17 +179,36 @@ def scale_by_mounjid_guo(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def mounjid_guo(
-    learning_rate: Any, u_max: Any = 10.0, groups: Any = "leaf", newton: bool = False
-) -> optax.GradientTransformationExtraArgs:
+def _mounjid_guo_chain(learning_rate, u_max, groups, newton):
+    return optax.chain(
+        _scale_by_mounjid_guo(learning_rate, u_max, groups, newton),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def mounjid_guo(learning_rate: Any, u_max: Any = 10.0, groups: Any = "leaf",
+                newton: bool = False) -> Any:
     r"""SGD with the Mounjid–Guo adaptive rate ("LSGD", §4.1): $x^i \leftarrow x^i - u^i \bar η
     g_i$ with $\bar η$ = `learning_rate`. With a ganflow scheme:
 
     ```python
     scheme = SimultaneousGDA(b, mounjid_guo(0.5, u_max=4.0))
     ```
+
+    - `learning_rate` $\bar η$ (> 0) and `u_max` (default 10.0, > 0): array leaves of the
+      returned `ganflow.training.Optimizer` (differentiable; one compilation for any value);
+    - `groups` (default `"leaf"`), `newton` (default False): static, as for
+      `scale_by_mounjid_guo`. Labels given as an unhashable pytree give a plain optax
+      transformation instead (its values then compile as constants).
     """
-    return optax.chain(
-        scale_by_mounjid_guo(learning_rate, u_max, groups, newton),
-        optax.scale_by_learning_rate(learning_rate),
-    )
+    check_positive("eta_bar (the learning rate)", learning_rate)
+    check_positive("u_max", u_max)
+    _check_groups(groups)
+    try:
+        hash(groups)
+    except TypeError:
+        return _mounjid_guo_chain(learning_rate, u_max, groups, bool(newton))
+    if isinstance(u_max, int) and not isinstance(u_max, bool):
+        u_max = float(u_max)
+    return optimizer(_mounjid_guo_chain, learning_rate, u_max=u_max, groups=groups,
+                     newton=bool(newton))

@@ -25,10 +25,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 import optax
 
 from .._checks import check_choice, check_int_at_least, check_positive, check_state
 from .._custom_types import Field, ScalarLike, State
+from .._hyper import hyperparameter, is_tracer, value_eq, value_hash
 from ..dynamics import (
     GameField,
     Objective,
@@ -38,6 +40,7 @@ from ..dynamics import (
     vector_field,
 )
 from ..games import AbstractGame
+from ._optimizers import Optimizer, _Transformation, as_optimizer, optimizer
 
 _tmap = jax.tree_util.tree_map
 
@@ -66,22 +69,11 @@ def _select(pred: Any, on_true: Any, on_false: Any) -> Any:
 # optimisers
 
 
-def as_optimizer(opt: Any, name: str = "optimizer") -> optax.GradientTransformationExtraArgs:
-    """An optax transformation, or a positive number `η` as shorthand for `optax.sgd(η)`."""
-    if isinstance(opt, optax.GradientTransformation):
-        return optax.with_extra_args_support(opt)
-    if isinstance(opt, (int, float)) or eqx.is_array(opt):
-        opt = check_positive(f"{name} (a learning rate)", opt)
-        return optax.with_extra_args_support(optax.sgd(opt))
-    raise ValueError(
-        f"{name} must be an optax.GradientTransformation or a positive learning rate, "
-        f"got {type(opt).__name__}"
-    )
-
-
 def _player_optimizers(optimizer: Any) -> tuple[Any, Any]:
     """One optimiser for both players, or a pair (generator's, discriminator's)."""
-    if isinstance(optimizer, tuple) and not isinstance(optimizer, optax.GradientTransformation):
+    if isinstance(optimizer, tuple) and not isinstance(
+        optimizer, (optax.GradientTransformation, Optimizer, _Transformation)
+    ):
         if len(optimizer) != 2:
             raise ValueError("optimizer must be one transformation or a pair (theta's, omega's)")
         return as_optimizer(optimizer[0], "optimizer[0]"), as_optimizer(
@@ -93,7 +85,8 @@ def _player_optimizers(optimizer: Any) -> tuple[Any, Any]:
 
 def _check_opt_state(name: str, opt: Any, opt_state: Any, params: Any) -> None:
     """`ValueError` unless `opt_state` has the structure and shapes `opt.init(params)` gives."""
-    expected = jax.eval_shape(opt.init, params)
+    # a fresh function: a bound method of a module holding tracers must not be compared
+    expected = jax.eval_shape(lambda p: opt.init(p), params)
     se, sg = jax.tree_util.tree_structure(expected), jax.tree_util.tree_structure(opt_state)
     if se != sg:
         raise ValueError(
@@ -128,6 +121,12 @@ class AbstractScheme(eqx.Module):
     Subclasses implement `_init_extra` and `_advance`; `init`/`step` handle optimiser states,
     data, projections (weight clipping of a `Stabilised` field) and input checks.
     """
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
 
     field: eqx.AbstractVar[Callable[..., Any]]
     optimizers: eqx.AbstractVar[tuple[Any, Any]]
@@ -405,6 +404,12 @@ class CompetitiveGD(AbstractScheme):
     gradients (lineax), each product two JVPs of one linearisation; otherwise by GMRES. The
     optimiser is applied to $Δ/η$ (so `optax.sgd(eta)`, the default, moves by Δ);
     `state.stats["cg_iterations"]` accumulates the solver's iterations.
+
+    - `eta`: CGD's step η (required), an array leaf (differentiable; one compilation for any
+      value); also the default optimiser's learning rate;
+    - `optimizer`: default `None`, plain steps of size `eta`;
+    - `rtol` (default 1e-10), `max_steps` (default 100): the linear solver's tolerance and
+      iteration cap (static); `symmetric` (default: b0 of a zero-sum game) picks CG over GMRES.
     """
 
     field: Callable[..., Any]
@@ -425,7 +430,7 @@ class CompetitiveGD(AbstractScheme):
         max_steps: int = 100,
         symmetric: bool | None = None,
     ):
-        self.eta = check_positive("eta", eta)
+        self.eta = hyperparameter("eta", eta)
         self.field, self.optimizers, self.sampler = _common(
             field, eta if optimizer is None else optimizer, sampler
         )
@@ -486,6 +491,17 @@ class Unrolled(AbstractScheme):
     the ordinary field. Needs the `Objective`: `target` is an Objective, a Φ, or a stabilised
     field with an `.objective` (whose field then drives the discriminator). k = 0 is
     simultaneous GDA. Simultaneous update of both players.
+
+    - `k` (default 1, static): the number of unrolled discriminator steps;
+    - `unroll_lr` α (default: `optimizer` when that is a number): an array leaf
+      (differentiable; one compilation for any value);
+    - `optimizer` (default 1e-2): the players' optimiser or learning rate;
+    - `second_order` (default True): differentiate the surrogate through the k steps. With
+      `False` the generator's direction is the partial gradient $-∂_θ L_G(θ, ω_k)$ at the
+      unrolled discriminator — the direction ignores how ω_k depends on θ — but the step is
+      still a function of (θ, ω) through ω_k(θ, ω), and its derivative (`update_jacobian`,
+      gradients through iterations) is the true derivative of that map. On bilinear θω with
+      `optax.sgd(η)` the step is $θ' = (1 - ηkα)θ - ηω$, $ω' = ω + ηθ$.
     """
 
     field: Callable[..., Any]
@@ -520,10 +536,10 @@ class Unrolled(AbstractScheme):
         self.objective = objective
         self.field, self.optimizers, self.sampler = _common(field, optimizer, sampler)
         if unroll_lr is None:
-            if not isinstance(optimizer, (int, float)):
+            if isinstance(optimizer, bool) or not isinstance(optimizer, (int, float)):
                 raise ValueError("Unrolled needs unroll_lr (the inner discriminator SGD rate)")
             unroll_lr = optimizer
-        self.unroll_lr = check_positive("unroll_lr", unroll_lr)
+        self.unroll_lr = hyperparameter("unroll_lr", unroll_lr)
 
     def unrolled_omega(self, theta: Any, omega: Any, *args: Any) -> Any:
         """ω_k(θ, ω): k ascent steps of the discriminator (differentiable in θ and ω)."""
@@ -535,11 +551,16 @@ class Unrolled(AbstractScheme):
         return jax.lax.scan(body, omega, None, length=self.k)[0]
 
     def generator_direction(self, x: Any, *args: Any) -> Any:
-        """$-\\frac{d}{dθ} L_G(θ, ω_k(θ, ω))$."""
+        """$-\\frac{d}{dθ} L_G(θ, ω_k(θ, ω))$ (`second_order=True`), or the partial gradient
+        $-∂_θ L_G(θ, ω_k)$ at the unrolled discriminator (`second_order=False`). Either way a
+        differentiable function of (θ, ω): its derivatives are those of the map."""
         theta, omega = x
 
         if not self.second_order:
-            omega_k = jax.lax.stop_gradient(self.unrolled_omega(theta, omega, *args))
+            # the partial gradient in θ's own slot: ω_k is held fixed *inside* this gradient
+            # (no stop_gradient: the direction still depends on θ and ω through ω_k, and the
+            # derivative of the step — update_jacobian, jax.grad through iterations — keeps it)
+            omega_k = self.unrolled_omega(theta, omega, *args)
             return _neg(jax.grad(self.objective.generator_value)(theta, omega_k, *args))
 
         def surrogate(t):
@@ -556,17 +577,35 @@ class Unrolled(AbstractScheme):
         return (th, om), (s0, s1), state.extra, state.stats
 
 
-def robbins_monro(eta0: Any, power: float = 1.0) -> Callable[[Any], Any]:
+class RobbinsMonro(eqx.Module):
+    r"""The schedule $η_t = η_0 / (1 + t)^p$ as a module: `eta0` and `power` are array leaves
+    (differentiable; one compilation for any value). Build it with `robbins_monro`."""
+
+    def __hash__(self) -> int:  # by value: its hyper-parameters are arrays
+        return value_hash(self)
+
+    def __eq__(self, other: object) -> bool:
+        return value_eq(self, other)
+
+    eta0: Any
+    power: Any
+
+    def __call__(self, t: Any) -> Any:
+        return self.eta0 / (1.0 + t) ** self.power
+
+
+def robbins_monro(eta0: Any, power: Any = 1.0) -> RobbinsMonro:
     r"""The schedule $η_t = η_0 / (1 + t)^p$. For $p ∈ (1/2, 1]$ it satisfies the Robbins–Monro
-    conditions $\sum η_t = ∞$, $\sum η_t^2 < ∞$ of TTUR (survey §5.1.3); p = 0 is constant."""
-    check_positive("eta0", eta0)
-    if not 0.0 <= float(power) <= 1.0:
+    conditions $\sum η_t = ∞$, $\sum η_t^2 < ∞$ of TTUR (survey §5.1.3); p = 0 is constant.
+
+    - `eta0` (> 0): the initial rate; `power` p (default 1.0, in [0, 1]). Both are array
+      leaves (differentiable; one compilation for any value); concrete values are checked.
+    """
+    eta0 = hyperparameter("eta0", eta0)
+    power = hyperparameter("power", power, allow_zero=True)
+    if not is_tracer(power) and float(np.max(np.asarray(power))) > 1.0:
         raise ValueError(f"power must be in [0, 1], got {power!r}")
-
-    def schedule(t):
-        return eta0 / (1.0 + t) ** power
-
-    return schedule
+    return RobbinsMonro(eta0, power)
 
 
 class TTUR(AbstractScheme):
@@ -574,6 +613,10 @@ class TTUR(AbstractScheme):
     $θ_{k+1} = θ_k + a_k b_θ(x_k)$, $ω_{k+1} = ω_k + b_k b_ω(x_k)$ with separate rates and
     Robbins–Monro schedules $a_k = η_θ/(1+k)^{p_θ}$, $b_k = η_ω/(1+k)^{p_ω}$ (SGD per player).
     Other per-player optimisers: `SimultaneousGDA(field, (opt_theta, opt_omega))`.
+
+    `eta_theta`, `eta_omega` (> 0) and `power_theta`, `power_omega` (default 0.0, in [0, 1])
+    are array leaves of the schedules (`robbins_monro`): differentiable, one compilation for
+    any value.
     """
 
     field: Callable[..., Any]
@@ -582,8 +625,8 @@ class TTUR(AbstractScheme):
 
     def __init__(self, field, eta_theta, eta_omega, power_theta=0.0, power_omega=0.0, sampler=None):
         opts = (
-            optax.sgd(robbins_monro(eta_theta, power_theta)),
-            optax.sgd(robbins_monro(eta_omega, power_omega)),
+            optimizer(optax.sgd, robbins_monro(eta_theta, power_theta)),
+            optimizer(optax.sgd, robbins_monro(eta_omega, power_omega)),
         )
         self.field, self.optimizers, self.sampler = _common(field, opts, sampler)
 
@@ -594,19 +637,19 @@ class TTUR(AbstractScheme):
 class EMA(AbstractScheme):
     r"""Exponential moving average of the generator around any scheme:
     $\bar θ_{k+1} = β \bar θ_k + (1 - β) θ_{k+1}$, $\bar θ_0 = θ_0$ (Yazıcı et al. 2019).
-    The dynamics are those of `scheme`; `average(state)` is $\bar θ$."""
+    The dynamics are those of `scheme`; `average(state)` is $\bar θ$.
+
+    `decay` β (default 0.999, in (0, 1)): an array leaf (differentiable; one compilation for
+    any value)."""
 
     scheme: AbstractScheme
     decay: Any
 
-    def __init__(self, scheme: AbstractScheme, decay: float = 0.999):
+    def __init__(self, scheme: AbstractScheme, decay: Any = 0.999):
         if not isinstance(scheme, AbstractScheme):
             raise ValueError(f"scheme must be a training scheme, got {type(scheme).__name__}")
         self.scheme = scheme
-        check_positive("decay", decay)
-        if float(decay) >= 1.0:
-            raise ValueError(f"decay must be < 1, got {decay!r}")
-        self.decay = decay
+        self.decay = hyperparameter("decay", decay, below=1.0)
 
     @property
     def field(self):

@@ -41,6 +41,7 @@ from .._checks import (
 from ..continuous import SDESolution, batch_mean_objective
 from ..dynamics import as_objective, vector_field
 from ..engine import RESULTS, Execution, RunFolder
+from ._optimizers import optimizer
 from ._run import run
 from ._schemes import AlternatingGDA, SimultaneousGDA
 
@@ -150,7 +151,7 @@ def sgda_ensemble(
 
     dtype = jnp.result_type(*jax.tree_util.tree_leaves(x0))
     sampler = None if draw.data is None and draw.batch_size is None else draw
-    opt = optax.sgd(eta)
+    opt = optimizer(optax.sgd, eta)  # η an array leaf: one compilation for every η
     if scheme == "simultaneous":
         sch = SimultaneousGDA(field, opt, sampler)
     else:
