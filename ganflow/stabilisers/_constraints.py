@@ -107,7 +107,10 @@ class SpectralNorm(AbstractStabiliser):
 class WeightClipping(AbstractStabiliser):
     r"""Weight clipping of the original WGAN (Arjovsky, Chintala & Bottou 2017, Alg. 1): after
     every training step each discriminator parameter is clipped to [−c, c]. Only `project`
-    changes; the field is b0 (the clipping is not a vector field)."""
+    changes; the field is b0 (the clipping is not a vector field).
+
+    `c` (> 0, default 0.01): an array leaf (one compilation for any value).
+    """
 
     c: Any
 

@@ -70,6 +70,8 @@ class Consensus(AbstractStabiliser):
     one `jax.vjp` of the field. At an equilibrium (b = 0) its Jacobian is $J - γJ^\top J$; on
     the Dirac-GAN ($J = [[0, f'], [-f', 0]]$, $J^\top J = f'^2 I$) the eigenvalues are
     $-γf'(0)^2 ± i f'(0)$; on bilinear θ·ω they are $-γ ± i$.
+
+    `gamma` γ (≥ 0, required): an array leaf (differentiable; one compilation for any value).
     """
 
     gamma: Any
@@ -128,6 +130,9 @@ class SGA(AbstractStabiliser):
     ∇\mathcal H⟩ + ε\big)$ with $\mathcal H = \tfrac12\|ξ\|^2$, $∇\mathcal H = H^\top ξ =
     J^\top b$ (ε = `eps`, 0.1 in the paper's experiments). On bilinear θ·ω the field is
     (−ω − λθ, θ − λω), eigenvalues −λ ± i.
+
+    `lam` λ (≥ 0, required) and `eps` ε (default 0.1): array leaves (differentiable; one
+    compilation for any value); `align` (default False) is static.
     """
 
     lam: Any
@@ -200,6 +205,9 @@ class LSS(AbstractStabiliser):
 
     The paper's **two-timescale h1/h2 scheme** (which replaces the solve by a fast auxiliary
     variable) is `LSSTwoTimescale`.
+
+    `xi1` ξ₁ (default 1e-3) and `xi2` ξ₂ (default 1e-4): array leaves (differentiable; one
+    compilation for any value); `rtol`, `atol`, `max_steps` of the solve are static.
     """
 
     xi1: Any
@@ -242,6 +250,9 @@ class LSSTwoTimescale(eqx.Module):
     so for frozen x, φ → u of `LSS` and $\dot x$ → the exact LSS field. One linearisation,
     one JVP and two transposed JVPs. Call as `(dx, dphi) = lss2(x, phi, *args)`; start from
     `init_phi(x)` (zeros). The step sizes (a_k, b_k) belong to the training scheme.
+
+    `xi1` (default 1e-3) and `xi2` (default 1e-4): array leaves (differentiable; one
+    compilation for any value).
     """
 
     def __hash__(self) -> int:  # by value: its hyper-parameters are arrays

@@ -99,6 +99,9 @@ class InstanceNoise(AbstractStabiliser):
       `b(x, batch, key)`; real samples get `σ·normal(k₁, data.shape)` and generated ones
       `σ·normal(k₂ᵢ)` with `k₁, k₂ = split(fold_in(key, 0x6E6F))`, `k₂ᵢ = split(k₂, n)[i]`.
       Needs a minibatch game (`(data, latent)` batches).
+
+    `sigma` σ (≥ 0, required): an array leaf (differentiable; one compilation for any value);
+    `mode` (default "sampled") and `num_nodes` (default 40) are static.
     """
 
     sigma: Any

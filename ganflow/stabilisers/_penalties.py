@@ -94,6 +94,8 @@ class R1(AbstractStabiliser):
     `(data, latent)`; the population objective uses the game's exact data expectation.
 
     **Example**: `stabilise(game, R1(10.0))`.
+
+    `gamma` γ (≥ 0, required): an array leaf (differentiable; one compilation for any value).
     """
 
     gamma: Any
@@ -114,6 +116,8 @@ class R2(AbstractStabiliser):
     The penalty depends on θ through G_θ(z); the discriminator's gradient ignores that, but the
     Jacobian's ∂_θ b_ω block keeps it (it is part of the field). On the Dirac-GAN it is (γ/2)ψ²
     and the spectrum at 0 is R1's.
+
+    `gamma` γ (≥ 0, required): an array leaf (differentiable; one compilation for any value).
     """
 
     gamma: Any
@@ -184,6 +188,9 @@ class WGANGP(AbstractStabiliser):
     (b_ψ(0, 0±) = ±2λ) and is not differentiable at the equilibrium; its autodiff Jacobian
     there is the unregularised one (eigenvalues ±f′(0)i). Mescheder 2018 (§3) finds WGAN-GP not
     locally convergent on the Dirac-GAN; `tests/test_stabilisers.py` checks both facts.
+
+    `lam` λ (≥ 0, required) and `target` (default 1.0): array leaves (differentiable; one
+    compilation for any value); `num_nodes` (default 16) is static.
     """
 
     lam: Any
@@ -232,6 +239,8 @@ class NagarajanKolter(AbstractStabiliser):
     (D, G) order, locally exponentially stable for $λ < 1/(2λ_\max(-J_{DD}))$ (Theorem 3.2;
     see `nk_lambda_bound`). With a non-zero-sum generator loss the penalty uses the
     discriminator's objective Φ_D. Does not need the game.
+
+    `lam` λ (≥ 0, required): an array leaf (differentiable; one compilation for any value).
     """
 
     lam: Any

@@ -88,6 +88,8 @@ class Roth(AbstractStabiliser):
     the game's exact data and latent expectations (built in for the Dirac-GAN).
 
     **Example**: `stabilise(game, Roth(2.0))`.
+
+    `gamma` γ (≥ 0, required): an array leaf (differentiable; one compilation for any value).
     """
 
     gamma: Any

@@ -82,7 +82,11 @@ class Optimizer(eqx.Module):
       sorted tuple of (name, value) pairs.
 
     `init`/`update` build the optax transformation at call time (inside the trace), so its
-    state has exactly the structure of `factory(...)`'s. `update` takes the extra keyword
+    state has exactly the structure of `factory(...)`'s. Without `jax_enable_x64` a Python
+    number becomes a float32 scalar, so constants the factory derives from it (Adam's and
+    RMSProp's `1 - b2`, `1 - decay`) round in float32 where optax's Python floats rounded in
+    double: results then differ from `factory(...)` with Python numbers in the last bits
+    (which chaotic runs amplify); with x64 they are bitwise equal. `update` takes the extra keyword
     arguments of `optax.GradientTransformationExtraArgs` (`hvp=` for `mounjid_guo`).
     """
 

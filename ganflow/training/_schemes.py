@@ -15,6 +15,16 @@ the scan from a per-seed key. A field that declares `needs_key` (an `AbstractFie
 `Stabilised` minibatch field with WGAN-GP or sampled instance noise) is called as
 `b(x, batch, key)` with a further fresh key, and a field's declared `project` is applied after
 every step (docs/conventions.md §The field protocol).
+
+**Hyper-parameters as data.** A learning rate given as a number (the default `optimizer=1e-2`
+of each scheme) is `optimizer(optax.sgd, η)`, and every continuous hyper-parameter of a scheme
+(CGD's η, `unroll_lr`, TTUR's rates and exponents, EMA's decay) or of a stabiliser is an array
+leaf of the scheme's pytree: a Python loop over values compiles `training.run` once, equal
+values compare (and hash) equal, and `jax.grad`/`jax.jvp` differentiate through a step with
+respect to them — a scheme may be built inside the differentiated function from a tracer
+(only concrete values are checked). Integers (`k`, `n_d`, `n_g`, `max_steps`) stay static. A
+plain `optax.GradientTransformation` keeps its values in its closures: the same object reuses
+its compilation, a new one compiles again.
 """
 
 import abc
