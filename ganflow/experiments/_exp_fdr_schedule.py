@@ -160,7 +160,7 @@ def _report_fdr_schedule(config: FDRScheduleConfig, results: dict[str, Any], out
         path = out / f"fdr_{name}.png"
         ensemble_band(masked(name), by="schedule", logy=(name == "eta"), path=path,
                       title=f"{name} over windows of {config.window} steps (mean ± s.e.)",
-                      diverged_marks=True,
+                      diverged_marks=True, panels=name == "modes_covered",
                       reference={"all 8 modes": 8} if name == "modes_covered" else None)
         figures.append(path)
     rows = []

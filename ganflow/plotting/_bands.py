@@ -144,7 +144,8 @@ def ensemble_band(
         a = axes[i]
         vals = np.asarray(sub.transpose(seed_dim, x_dim).values, dtype=float)
         colour = COLOURS[0] if panels else COLOURS[i % len(COLOURS)]
-        partial = _band_curve(a, xs, vals, band, colour, label, seeds, diverged_marks)
+        partial = _band_curve(a, xs, vals, band, colour, None if panels else label, seeds,
+                              diverged_marks)  # a panel's title names its value
         any_partial = partial if panels else any_partial or partial
         if panels:
             a.set_title(str(label).split(" = ", 1)[-1], fontsize=10)

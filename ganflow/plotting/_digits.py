@@ -77,14 +77,16 @@ def samples_over_training(samples: Any, columns: Sequence[int] | None = None, *,
 def mode_coverage_curves(modes: Any, kl: Any, *, real: tuple[float, float] | None = None,
                          by: str = "variant", path: str | Path | None = None) -> "Figure":
     """Modes covered and KL(p̂ ‖ uniform) over training, mean ± s.e. over seeds per value of
-    `by` (`ensemble_band`), side by side; with `real` = (modes, KL) of real data, labelled
-    dotted horizontal lines. `modes`, `kl`: `xarray.DataArray`s (seed, `by`, step), NaN where a
-    seed is left out (a diverged seed masked by `ganflow.analysis.mask_diverged`: marked with a
-    cross where it stops); `path`: save as PNG."""
+    `by` (`ensemble_band`; modes on a log scale), side by side; with `real` = (modes, KL) of
+    real data, labelled dotted horizontal lines. `modes`, `kl`: `xarray.DataArray`s (seed,
+    `by`, step), NaN where a seed is left out (a diverged seed masked by
+    `ganflow.analysis.mask_diverged`: marked with a cross where it stops); `path`: save as
+    PNG."""
     fig, axes = new_figure(1, 2, size=(11.0, 4.4))
     ref = (None, None) if real is None else ({"real digits": real[0]}, {"real digits": real[1]})
-    ensemble_band(modes.astype(float), by=by, ylabel="modes covered (of 1000)", ax=axes[0, 0],
-                  reference=ref[0], diverged_marks=True)
+    # log scale: the real digits' level (~900) would flatten a generator's few modes to 0
+    ensemble_band(modes.astype(float), by=by, ylabel="modes covered (of 1000, log scale)",
+                  ax=axes[0, 0], reference=ref[0], diverged_marks=True, logy=True)
     ensemble_band(kl, by=by, ylabel="KL(p̂ ‖ uniform)", ax=axes[0, 1], reference=ref[1],
                   diverged_marks=True)
     return save(fig, path)
