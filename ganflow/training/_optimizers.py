@@ -22,6 +22,8 @@ from .._checks import check_choice
 from .._hyper import hyperparameter, is_tracer, value_eq, value_hash
 
 REFERENCE_OPTIMIZERS = ("adam", "rmsprop", "sgd")
+"""The names `reference_optimizer` accepts: the optimisers as the papers' reference codes
+configure them."""
 
 
 def _is_numeric(value: Any) -> bool:

@@ -707,6 +707,7 @@ SCHEMES: dict[str, type] = {
     "unrolled": Unrolled,
     "ttur": TTUR,
 }
+"""The training schemes by name, as `make_scheme(name, ...)` builds them (name → scheme class)."""
 
 
 def make_scheme(name: str, target: Any, optimizer: Any = None, *,
