@@ -1,6 +1,8 @@
 r"""Symmetric Lanczos for the extreme eigenvalues of a symmetric operator given only by its
 matrix-vector product (e.g. a Hessian-vector product), jit- and vmap-able; the matrix-free
-counterpart for symmetric operators of the Arnoldi wrapper `operator_top_eigenvalues`.
+counterpart for symmetric operators of the Arnoldi wrapper `operator_top_eigenvalues`. This one
+runs a fixed number of steps without restarts (the two extremes of a small Krylov space); for
+the top-k eigenvalues to a tolerance with restarts, `lanczos_eigs` (thick restart).
 
 From a unit start vector $q_1$, Lanczos builds an orthonormal basis $q_1, …, q_k$ of the Krylov
 space $K_k(A, q_1)$ in which A is the tridiagonal $T_k$ (diagonal $α_j = q_j^\top A q_j$,
