@@ -130,10 +130,10 @@ def operator_top_eigenvalues(
     `dim`), by ARPACK's implicitly restarted Arnoldi method (`scipy.sparse.linalg.eigs`).
 
     `ncv` Krylov vectors (default $\max(2k + 1, 3k, 30)$, at most dim − 1). Reproducible bitwise:
-    the start vector is `start_vector(dim, seed)`, and the random vectors that ARPACK asks for
-    during the iteration (after an implicit restart, or on a breakdown; SciPy draws them in
-    Python from OS entropy unless given a generator) come from `restart_rng(seed)`. Residuals
-    $\|A v - λ v\|$ are recomputed with `matvec`.
+    the start vector is `start_vector(dim, seed)`, and the random vectors that SciPy's ARPACK
+    asks for during the iteration even when given a start vector (measured: one, at the first
+    restart; drawn in Python from OS entropy unless a generator is given) come from
+    `restart_rng(seed)`. Residuals $\|A v - λ v\|$ are recomputed with `matvec`.
     """
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 
