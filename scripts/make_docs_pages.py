@@ -178,8 +178,12 @@ def quick_run(name: str, out: Path) -> Path:
     """`ganflow run NAME --quick --out OUT/NAME` in a fresh process; its folder."""
     folder = out / name
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ganflow", "run", name, "--quick", "--out",
-                    str(folder), "--overwrite", "--no-progress"], check=True, cwd=out)
+    done = subprocess.run([sys.executable, "-m", "ganflow", "run", name, "--quick", "--out",
+                           str(folder), "--overwrite", "--no-progress"],
+                          cwd=out, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"{name}: the quick run failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        raise subprocess.CalledProcessError(done.returncode, done.args)
     print(f"{name}: quick run {time.perf_counter() - start:.0f} s", flush=True)
     return folder
 
