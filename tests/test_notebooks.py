@@ -1,7 +1,7 @@
-"""The notebooks run top to bottom (with `GANFLOW_QUICK=1`: small step counts), are stored
-without outputs, and equal what `scripts/make_notebooks.py` writes."""
+"""The notebooks still run top to bottom, at the smaller sizes of `GANFLOW_QUICK=1`, with
+the library as it is now (their stored outputs, from a full-size run, are checked by
+test_notebooks_stored.py)."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -12,26 +12,6 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_notebooks",
-                                                  ROOT / "scripts" / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_notebooks_are_generated_and_stripped():
-    gen = _generator()
-    assert sorted(p.name for p in NOTEBOOKS) == sorted(gen.NOTEBOOK_CELLS)
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, path.name
-        assert path.read_text(encoding="utf-8") == gen.render(path.name), (
-            f"{path.name} differs from scripts/make_notebooks.py: rerun it")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
