@@ -6,6 +6,7 @@ neural game against central finite differences."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import ganflow as gf
 from ganflow.dynamics import ravel_state
@@ -72,15 +73,23 @@ def test_derivative_is_the_implicit_function_formula_at_the_returned_point():
     unrolled = jax.jacfwd(newton_step)(p0)
     assert np.max(np.abs(unrolled - ift)) > 0.1
 
-    # converged: the derivative of the true root, from r³ + r + p − 1 = 0: dr/dp = −1/(3r² + 1)
+
+@pytest.mark.slow
+def test_derivative_of_a_converged_root():
+    """From r³ + r + p − 1 = 0 (r = θ − p, ω = θ − 1): dθ/dp = dω/dp = 1 − 1/(3r² + 1)."""
+    x0 = (jnp.asarray(2.0), jnp.asarray(0.0))
+
     def root(p):
         return jnp.stack(gf.analysis.find_stationary_point(_cubic(p), x0).x)
 
+    p0 = 0.3
     r = float(root(p0)[0]) - p0
+    np.testing.assert_allclose(r**3 + r + p0 - 1.0, 0.0, atol=1e-12)
     dr = -1.0 / (3 * r * r + 1)
     np.testing.assert_allclose(jax.jacrev(root)(p0), [1 + dr, 1 + dr], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_neural_game_stationary_point_against_finite_differences():
     """A small neural game with a fixed batch: tanh MLP players (1 → 2 → 1), GAN loss, data
     m + base, and a regularisation μ towards the initial players c (b − μ(x − c), strongly

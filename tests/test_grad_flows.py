@@ -103,10 +103,23 @@ def test_linear_sde_pathwise_derivatives_are_exact():
     np.testing.assert_allclose(d_x0, np.broadcast_to(MN, (3, 2, 2)), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d_eta, (value - MN @ np.asarray(x0)) / (2 * eta), rtol=1e-10,
                                atol=1e-13)
-    # the differentiable path is the engine's path
-    ref = ct.sde_ensemble(_linear_sde(eta), (x0[0], x0[1]), 0.0, T, dt=dt, keys=keys,
-                          method="diffrax")
-    np.testing.assert_allclose(value[:, 0], ref.xs[0][:, -1], rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.slow
+def test_differentiable_paths_are_the_engines_paths():
+    """`adjoint=` runs outside the ensemble engine on the same Brownian paths (counter-based
+    and `VirtualBrownianTree`): the same paths to rounding."""
+    keys = jax.random.split(jax.random.key(1), 3)
+    x0 = (jnp.asarray(0.3), jnp.asarray(-0.2))
+    for brownian in ("counter", "virtual"):
+        kw = dict(dt=0.05, keys=keys, brownian=brownian, save_every=5)
+        ref = ct.sde_ensemble(_linear_sde(0.5), x0, 0.0, 1.0, method="diffrax", **kw)
+        new = ct.sde_ensemble(_linear_sde(0.5), x0, 0.0, 1.0,
+                              adjoint=diffrax.RecursiveCheckpointAdjoint(), **kw)
+        np.testing.assert_allclose(new.ts, ref.ts, rtol=1e-15)
+        for a, b in zip(new.xs, ref.xs):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(new.status, ref.status)
 
 
 @pytest.mark.slow
@@ -196,6 +209,7 @@ def test_neural_modified_flow_derivative_matches_finite_differences():
     assert min(abs(float(g[0])), abs(float(g[1]))) > 1e-4
 
 
+@pytest.mark.slow
 def test_neural_sde_pathwise_derivative_matches_finite_differences():
     """`solve_sde(adjoint=RecursiveCheckpointAdjoint())` with a fixed key: the pathwise
     derivative in the noise level σ and a direction of x0, against central differences."""

@@ -195,6 +195,7 @@ def _mlp_game():
     return gf.games.GaussianMLPGame(data, "nsgan", width=4, depth=1)
 
 
+@pytest.mark.slow
 def test_neural_gan_pathwise_gradient_matches_finite_differences():
     game = _mlp_game()
     x0 = game.init(jax.random.key(0))
