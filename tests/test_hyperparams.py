@@ -72,13 +72,14 @@ def test_loop_over_eta_compiles_once():
         for eta in etas[1:3]:
             tr.run(tr.SimultaneousGDA(b, optax.sgd(eta)), x0s, 20)
     assert closures.count >= 2
-    # stabilisers and optimisers too: consensus γ, Adam's learning rate and β₁ (the game's
-    # objective built once: its functions are compared by identity)
-    objective = game.objective(population=True)
+    # stabilisers and optimisers too: consensus γ, Adam's learning rate and β₁, with the
+    # scheme built from the game on every call (its objectives compare by value)
+    assert game.objective(population=True) == game.objective(population=True)
+    assert game.objective() == game.objective()
 
     def stab(gamma, lr, b1):
-        return tr.make_scheme("simultaneous", objective, tr.optimizer(optax.adam, lr, b1=b1),
-                              stabilisers=(st.Consensus(gamma),))
+        return tr.make_scheme("simultaneous", game, tr.optimizer(optax.adam, lr, b1=b1),
+                              stabilisers=(st.Consensus(gamma),), population=True)
     tr.run(stab(0.1, 1e-2, 0.5), x0s, 10)
     with _CompileCounter() as counted:
         for gamma, lr, b1 in [(0.2, 2e-2, 0.9), (0.3, 1e-3, 0.0)]:

@@ -14,12 +14,28 @@ from ..dynamics import GameField, Objective, vector_field
 from ..losses import AbstractLoss
 
 
-def _batch_mean(fn):
-    def mean_fn(theta, omega, batch, *args):
-        values = jax.vmap(lambda e: fn(theta, omega, e, *args))(batch)
+class _BatchMean(eqx.Module):
+    """`(θ, ω, batch, *args) ↦` the mean over the batch of a per-example objective. A Module,
+    so that the objectives (and fields, schemes) a game builds on two calls compare equal and
+    reuse one compilation."""
+
+    fn: Any
+
+    def __call__(self, theta, omega, batch, *args):
+        values = jax.vmap(lambda e: self.fn(theta, omega, e, *args))(batch)
         return jnp.mean(values)
 
-    return mean_fn
+
+class AtZeroExample(eqx.Module):
+    """`(θ, ω) ↦ fn(θ, ω, (0, 0))`: a per-example objective at the example (x, z) = (0, 0) in
+    jax's default float dtype (the Dirac-GAN's population objective). A Module, so that two
+    equal ones compare and hash equal (one compilation)."""
+
+    fn: Any
+
+    def __call__(self, theta, omega):
+        zero = jnp.zeros((), dtype=jnp.result_type(float))
+        return self.fn(theta, omega, (zero, zero))
 
 
 class AbstractGame(eqx.Module):
@@ -81,7 +97,7 @@ class AbstractGame(eqx.Module):
                 )
             return pop
         ex = self.example_objective
-        return Objective(_batch_mean(ex.generator), _batch_mean(ex.discriminator), ex.zero_sum)
+        return Objective(_BatchMean(ex.generator), _BatchMean(ex.discriminator), ex.zero_sum)
 
     def vector_field(self, population: bool = False) -> GameField:
         """b0 of the minibatch game (called as `b(x, batch)`) or of the population game

@@ -7,7 +7,7 @@ from jaxtyping import ArrayLike
 from ..dynamics import Objective
 from ..losses import AbstractLoss, get_loss
 from ..models import DiracGenerator, LinearDiscriminator
-from ._base import AbstractGANGame
+from ._base import AbstractGANGame, AtZeroExample
 
 
 class DiracGAN(AbstractGANGame):
@@ -45,13 +45,9 @@ class DiracGAN(AbstractGANGame):
         return jnp.zeros((n,), dtype=jnp.result_type(float))
 
     def population(self):
-        zero = jnp.zeros((), dtype=jnp.result_type(float))
         ex = self.example_objective
-        return Objective(
-            lambda t, w: ex.generator(t, w, (zero, zero)),
-            lambda t, w: ex.discriminator(t, w, (zero, zero)),
-            ex.zero_sum,
-        )
+        return Objective(AtZeroExample(ex.generator), AtZeroExample(ex.discriminator),
+                         ex.zero_sum)
 
     def equilibrium(self):
         return self.make_state(0.0, 0.0)
