@@ -265,3 +265,22 @@ def test_descending_optimisers_and_tracers_pass():
         return opt.update(jnp.ones(()), opt.init(jnp.zeros(())))[0]
 
     assert float(jax.grad(update)(0.1)) == -1.0
+
+
+def test_float64_hyperparameters_keep_a_float32_model_float32():
+    """A strongly typed float64 η (e.g. traced by jax.grad from a float64 array) and γ do not
+    promote a float32 model or Adam's moments: the state keeps its dtypes through the steps."""
+    game = gf.games.DiracGAN("gan")
+    x0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a + 0.3, jnp.float32),
+                                game.equilibrium())
+
+    def final_theta(p):
+        scheme = tr.make_scheme("simultaneous", game.objective(population=True),
+                                tr.optimizer(optax.adam, p[0]),
+                                stabilisers=(st.Consensus(p[1]),))
+        out = tr.iterate(scheme, x0, 5)
+        assert all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(out.state.x))
+        return jnp.sum(jnp.asarray(jax.tree_util.tree_leaves(out.x[0])[0], jnp.float64))
+
+    g = jax.grad(final_theta)(jnp.array([0.01, 0.1], dtype=jnp.float64))
+    assert g.dtype == jnp.float64 and np.all(np.isfinite(np.asarray(g)))

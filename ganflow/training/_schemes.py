@@ -71,6 +71,18 @@ def _scale(a: Any, x: Any) -> Any:
     return _tmap(lambda xi: a * xi, x)
 
 
+def _keep_dtypes(new: Any, old: Any) -> Any:
+    """`new` with every array leaf cast to the dtype of its counterpart in `old` (the same
+    structure); a leaf of unchanged dtype is returned as it is."""
+
+    def cast(n, o):
+        if eqx.is_array(n) and hasattr(o, "dtype") and n.dtype != o.dtype:
+            return n.astype(o.dtype)
+        return n
+
+    return _tmap(cast, new, old)
+
+
 def _select(pred: Any, on_true: Any, on_false: Any) -> Any:
     return _tmap(lambda t, f: jnp.where(pred, t, f), on_true, on_false)
 
@@ -244,6 +256,10 @@ class AbstractScheme(eqx.Module):
             raise ValueError("this scheme samples its batches: pass a PRNG key as `data`")
         args = self._args_stream(data, self._num_evals())
         x, opt_state, extra, stats = self._advance(state, args)
+        # the state keeps its precision: a float64 hyper-parameter (e.g. a learning rate
+        # traced by jax.grad) does not promote a float32 model or its optimiser's moments
+        x, opt_state, extra = _keep_dtypes((x, opt_state, extra),
+                                           (state.x, state.opt_state, state.extra))
         return TrainState(
             x=self._project(x), opt_state=opt_state, step=state.step + 1, extra=extra, stats=stats
         )
