@@ -11,6 +11,7 @@ k = 3 and 4 seeds (smoke test).
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--which", nargs="+", default=["LR", "LM"], choices=["LR", "LM"])
     opts = parser.parse_args(argv)
     width, depth, k, seeds = (16, 1, 3, 4) if opts.quick else (220, 2, 10, 16)
     seeds = opts.seeds or seeds
@@ -55,7 +57,7 @@ def main(argv=None):
     dim = int(gf.ravel_state(x)[0].size)
     out = {"benchmark": "bench_eigs", "quick": opts.quick, "device": str(jax.devices()[0]),
            "num_params": dim, "k": k, "tol": tol, "dtype": "float64"}
-    for which in ("LR", "LM"):
+    for which in opts.which:
         row = {}
         for method in ("arnoldi", "krylov-schur"):
             wall, spec = timed(lambda m=method, w=which: top_eigenvalues(
@@ -70,6 +72,7 @@ def main(argv=None):
         row["max_rel_eig_diff"] = agreement(row.pop("krylov-schur_values"),
                                             row.pop("arnoldi_values"))
         out[which] = row
+        print(json.dumps({which: row}, default=float), file=sys.stderr, flush=True)  # progress
 
     # seeds: the same architecture and batch, parameters from `seeds` initialisations
     xs = [make_problem(width, depth, 256, seed=s)[1] for s in range(seeds)]
