@@ -66,7 +66,8 @@ def test_game_sampler_and_reference_optimizer(getkey):
                     jax.tree_util.tree_leaves(game.sample(key, 7))):
         np.testing.assert_array_equal(a, b)
     opt = gf.training.reference_optimizer("rmsprop", 1e-3)
-    assert opt is gf.training.reference_optimizer("rmsprop", 1e-3)  # equal settings, one object
+    same = gf.training.reference_optimizer("rmsprop", 1e-3)  # equal settings compare equal
+    assert opt == same and hash(opt) == hash(same)
     params = jnp.ones(2)
     upd, _ = opt.update(jnp.full(2, 0.5), opt.init(params))
     # TF1 RMSProp: mean square starts at 1, decay 0.9: ms = 0.9 + 0.1·0.25

@@ -174,8 +174,7 @@ def discriminator_updates():
         out = {}
         for name, lr, u_max in (("capped", 1e-6, 10.0), ("free_2", 1e-2, 1e12),
                                 ("free_3", 1e-3, 1e12)):
-            opt = optax.with_extra_args_support(mounjid_guo(lr, u_max=u_max,
-                                                            groups=layer_groups))
+            opt = mounjid_guo(lr, u_max=u_max, groups=layer_groups)  # takes hvp= itself
             upd, state = opt.update(g, opt.init(x0[1]), x0[1], hvp=hvp)
             out[name] = (ravel_pytree(upd)[0], upd, state[0].u)
         upd, _ = optax.sgd(1e-5).update(g, optax.sgd(1e-5).init(x0[1]), x0[1])
