@@ -76,14 +76,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     if compilation_cache_disabled():
         return None
     folder = Path(default_compilation_cache_dir() if path is None else path).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".ganflow-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ValueError(f"compilation cache folder {folder} is not writable: "
-                         f"{e.strerror or e}") from None
+    from ._checks import ensure_writable_folder  # imports JAX: not at `ganflow list`'s start
+
+    ensure_writable_folder(folder, "the compilation cache folder")
     folder = folder.resolve()
     import jax
     from jax.experimental.compilation_cache import compilation_cache

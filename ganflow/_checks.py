@@ -103,9 +103,9 @@ def scalar_logit(omega: Any, x: Any) -> Any:
     return out
 
 
-def ensure_writable_folder(folder: Any) -> None:
+def ensure_writable_folder(folder: Any, what: str = "the output folder") -> None:
     """Creates `folder` (and parents) and checks that a file can be written there; raises
-    `ValueError` naming the folder and the reason otherwise."""
+    `ValueError` naming `what`, the folder and the reason otherwise."""
     import os
     from pathlib import Path
 
@@ -116,7 +116,7 @@ def ensure_writable_folder(folder: Any) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write to the output folder {folder}: {e.strerror}") from None
+        raise ValueError(f"cannot write to {what} {folder}: {e.strerror or e}") from None
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) -> str:

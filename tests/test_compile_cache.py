@@ -63,7 +63,7 @@ def test_unwritable_folder_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GANFLOW_COMPILATION_CACHE", "1")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ValueError, match="compilation cache folder .* is not writable"):
+    with pytest.raises(ValueError, match="cannot write to the compilation cache folder"):
         ganflow.enable_compilation_cache(blocker / "cache")
 
 
