@@ -395,18 +395,26 @@ def _check_adjoint(adjoint, method, brownian, folder, execution) -> None:
                          "ensemble engine: pass neither folder nor execution")
 
 
+def _adaptive_controller(solver, brownian, rtol, atol):
+    """(adaptive, controller): a PID step-size controller with `rtol`, `atol` for an adaptive
+    solver (which needs the `VirtualBrownianTree`), else (False, None)."""
+    adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
+        solver, diffrax.Euler)
+    if adaptive and brownian != "virtual":
+        raise ValueError(f"adaptive {type(solver).__name__} needs brownian='virtual'")
+    if not adaptive:
+        return False, None
+    return True, diffrax.PIDController(rtol=check_positive("rtol", rtol),
+                                       atol=check_positive("atol", atol))
+
+
 def _differentiable_ensemble(sde, x0s, t0, t1, dt, keys, n_steps, save_every, solver, brownian,
                              rtol, atol, brownian_tol, max_steps, throw, adjoint, dtype):
     """Each seed's path as one `diffeqsolve` over [t0, t1] (fixed steps on the grid
     t0 + k dt, or adaptive with a `VirtualBrownianTree`), vmapped over the seeds."""
     sde.check(_tmap(lambda a: a[0], x0s))  # trace time: before anything compiles
-    adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
-        solver, diffrax.Euler)
-    if adaptive and brownian != "virtual":
-        raise ValueError(f"adaptive {type(solver).__name__} needs brownian='virtual'")
+    adaptive, controller = _adaptive_controller(solver, brownian, rtol, atol)
     if adaptive:
-        controller = diffrax.PIDController(rtol=check_positive("rtol", rtol),
-                                           atol=check_positive("atol", atol))
         max_steps = 16**4 if max_steps is None else max_steps
     else:
         grid = jnp.asarray(t0, dtype) + jnp.asarray(dt, dtype) * jnp.arange(n_steps + 1,
@@ -559,14 +567,8 @@ def sde_ensemble(
                            **common)
         sol = _engine_solution(res, ts, treedef, method, False, float(dt) * block)
     else:
-        adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
-            solver, diffrax.Euler
-        )
-        if adaptive and brownian != "virtual":
-            raise ValueError(f"adaptive {type(solver).__name__} needs brownian='virtual'")
+        adaptive, controller = _adaptive_controller(solver, brownian, rtol, atol)
         if adaptive:
-            controller = diffrax.PIDController(rtol=check_positive("rtol", rtol),
-                                               atol=check_positive("atol", atol))
             max_steps = 16**4 if max_steps is None else max_steps
         else:
             controller = diffrax.ConstantStepSize()
