@@ -172,7 +172,9 @@ def _dirac(config: HypergradientConfig, out: Path) -> None:
     write_summary(out, "dirac_summary", summary)
 
 
-def _mog_objective(config: HypergradientConfig, name: str, horizon: int, seeds_key):
+def _mog_divergence(config: HypergradientConfig, name: str, horizon: int):
+    """(p, seed key) ↦ the Sinkhorn divergence to the data after `horizon` steps from the
+    seed's initial players, with (η, weight) = p."""
     from ott.geometry import pointcloud
     from ott.tools import sinkhorn_divergence
 
@@ -181,7 +183,6 @@ def _mog_objective(config: HypergradientConfig, name: str, horizon: int, seeds_k
     game = games.MoGNetsGame("ring", "gan", latent_dim=4, gen_width=config.width, gen_depth=2,
                              disc_width=config.width, disc_depth=2)
     sampler = games.GameSampler(game, config.batch)
-    keys = jax.random.split(seeds_key, config.seeds)
 
     def divergence(p, k):
         scheme = training.make_scheme("simultaneous", game, p[0],
@@ -195,10 +196,7 @@ def _mog_objective(config: HypergradientConfig, name: str, horizon: int, seeds_k
         return sinkhorn_divergence.sinkhorn_divergence(
             pointcloud.PointCloud, gen, data, epsilon=config.epsilon)[0]
 
-    def objective(p, keys=keys):
-        return jnp.mean(jax.vmap(lambda k: divergence(p, k))(keys))
-
-    return objective, divergence
+    return divergence
 
 
 def _rerun(divergence, keys, points):
@@ -212,15 +210,18 @@ def _mog(config: HypergradientConfig, out: Path) -> None:
     root = jax.random.key(config.seed)
     searches, evals = {}, []
     for name in STABILISERS:
-        objective, divergence = _mog_objective(config, name, config.horizon,
-                                               jax.random.fold_in(root, 1))
+        divergence = _mog_divergence(config, name, config.horizon)
+        keys = jax.random.split(jax.random.fold_in(root, 1), config.seeds)
+
+        def objective(p, divergence=divergence, keys=keys):  # the mean over the fixed seeds
+            return jnp.mean(jax.vmap(lambda k: divergence(p, k))(keys))
+
         searches[name] = _search_pair(objective, config, config.mog_steps, lower, upper)
         picks = [s.params[s.best] for s in searches[name]]
-        per = []
-        for horizon in (config.horizon, config.long_horizon):
-            _, div = _mog_objective(config, name, horizon, root)
-            keys = jax.random.split(jax.random.fold_in(root, 2), config.eval_seeds)
-            per.append(np.asarray(_rerun(div, keys, jnp.stack(picks))))  # (search, seed)
+        fresh = jax.random.split(jax.random.fold_in(root, 2), config.eval_seeds)
+        per = [np.asarray(_rerun(_mog_divergence(config, name, horizon), fresh,
+                                 jnp.stack(picks)))  # (search, seed)
+               for horizon in (config.horizon, config.long_horizon)]
         evals.append(np.stack(per, axis=1))  # (search, horizon, eval seed)
     path, grid = _path_dataset(searches, "divergence")
     write_summary(out, "mog", path)
