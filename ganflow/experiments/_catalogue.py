@@ -70,7 +70,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
         "Liu et al. 2019 / slides: WGAN-QC converges on the Dirac-GAN where WGAN orbits or "
         "diverges; its Jacobian against the block form"),
     "hypergradient": CatalogueEntry(
-        "_exp_hypergradient", "3 min",
+        "_exp_hypergradient", "1.5 min",
         "tuning (η, γ) of consensus and (η, λ) of the NK penalty by gradient through ρ(F′) on "
         "the Dirac-GAN (against its closed-form optimum) and through N training steps of the "
         "MoG ring GAN (Sinkhorn divergence), beside a grid search of the same compute"),

@@ -388,5 +388,5 @@ register(Experiment(
     presets={"quick": {"dirac_steps": 20, "mog_steps": 2, "horizon": 20, "long_horizon": 60,
                        "seeds": 2, "eval_seeds": 2, "samples": 64, "batch": 16, "width": 8,
                        "grad_cost": 2}},
-    quick_runtime="3 min",
+    quick_runtime="1.5 min",
 ))
