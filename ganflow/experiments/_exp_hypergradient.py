@@ -353,7 +353,7 @@ gradient search takes {config.dirac_steps} projected Adam steps on log (η, w) f
 {config.start}, the grid has the same compute at {config.grad_cost} evaluations per gradient.
 With consensus ρ² = (1 − ηγa²)² + η²a² (a = f′(0)) is smooth and its minimiser sits on the edge
 γ = γ_max; with the NK penalty ρ = 0 at η = λ = 1/a, where the two eigenvalues of F′ meet
-(a Jordan block): ρ has a cusp there (|dρ| → ∞) and no grid finds it.
+(a Jordan block): ρ has a cusp there (|dρ| → ∞), which a grid reaches only by landing on it.
 
 {dtable}
 
